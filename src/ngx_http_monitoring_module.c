@@ -1,0 +1,714 @@
+
+/*
+ * Copyright (C) The ngx_http_monitoring_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_monitoring_module.h"
+
+
+static ngx_int_t ngx_http_monitoring_parse_msec(ngx_str_t *value,
+    ngx_msec_t *msec);
+static char *ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_monitoring(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_monitoring_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_monitoring_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_monitoring_slow_threshold(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf,
+    ngx_str_t *name, char *directive);
+static void *ngx_http_monitoring_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_monitoring_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_monitoring_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_monitoring_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_monitoring_commands[] = {
+
+    { ngx_string("monitoring_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_monitoring_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("monitoring"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_monitoring,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_monitoring_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_buckets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_monitoring_buckets,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_slow_threshold"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_monitoring_slow_threshold,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_monitoring_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_monitoring_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_monitoring_init,              /* postconfiguration */
+
+    ngx_http_monitoring_create_main_conf,  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_monitoring_create_loc_conf,   /* create location configuration */
+    ngx_http_monitoring_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_monitoring_module = {
+    NGX_MODULE_V1,
+    &ngx_http_monitoring_module_ctx,       /* module context */
+    ngx_http_monitoring_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_monitoring_init_process,      /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the Prometheus client defaults, 5ms .. 10s */
+
+static struct {
+    ngx_http_monitoring_bounds_t    *next;
+    ngx_uint_t                       n;
+    uint32_t                         msec[11];
+} ngx_http_monitoring_default_bounds_data = {
+    NULL, 11, { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 }
+};
+
+ngx_http_monitoring_bounds_t  *ngx_http_monitoring_default_bounds =
+    (ngx_http_monitoring_bounds_t *) &ngx_http_monitoring_default_bounds_data;
+
+
+/*
+ * "5ms", "0.25s", "2s", or a bare number of seconds ("0.005"), as in
+ * Prometheus bucket lists; NGX_DECLINED for a time that is not a whole
+ * number of milliseconds
+ */
+
+static ngx_int_t
+ngx_http_monitoring_parse_msec(ngx_str_t *value, ngx_msec_t *msec)
+{
+    u_char      *p, *last;
+    uint64_t     n, frac, scale, unit;
+    ngx_uint_t   digits;
+
+    p = value->data;
+    last = p + value->len;
+
+    if (last - p >= 2 && last[-2] == 'm' && last[-1] == 's') {
+        unit = 1000000;
+        last -= 2;
+
+    } else if (last - p >= 1 && last[-1] == 's') {
+        unit = 1000000000;
+        last -= 1;
+
+    } else {
+        unit = 1000000000;
+    }
+
+    n = 0;
+    digits = 0;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        if (n >= 10000000) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + (*p++ - '0');
+        digits++;
+    }
+
+    frac = 0;
+    scale = 1;
+
+    if (p < last && *p == '.') {
+        p++;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            if (scale < 1000000000) {
+                frac = frac * 10 + (*p - '0');
+                scale *= 10;
+
+            } else if (*p != '0') {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            digits++;
+        }
+    }
+
+    if (p != last || digits == 0) {
+        return NGX_ERROR;
+    }
+
+    /* nanoseconds */
+
+    n = n * unit + frac * unit / scale;
+
+    if (frac * unit % scale != 0 || n % 1000000 != 0) {
+        return NGX_DECLINED;
+    }
+
+    *msec = (ngx_msec_t) (n / 1000000);
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_main_conf_t *mmcf = conf;
+
+    u_char                       *p;
+    ssize_t                       size;
+    ngx_int_t                     n;
+    ngx_str_t                    *value, s;
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm_zone, **zp;
+    ngx_http_monitoring_zone_t   *zone;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+        {
+            continue;
+        }
+
+        break;
+    }
+
+    if (value[1].len == 0 || value[1].len > 64
+        || p != value[1].data + value[1].len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone name \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\" directive",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < NGX_HTTP_MONITORING_MIN_SIZE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\" directive, "
+                           "the minimum is %uzk", &value[2], &cmd->name,
+                           (size_t) NGX_HTTP_MONITORING_MIN_SIZE / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_series=", 11) == 0) {
+
+            s.data = value[i].data + 11;
+            s.len = value[i].len - 11;
+
+            n = ngx_atoi(s.data, s.len);
+
+            if (n == NGX_ERROR || n == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_series \"%V\" in \"%V\" "
+                                   "directive", &s, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->max_series = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &value[1], size,
+                                     &ngx_http_monitoring_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone->name = value[1];
+    zone->shm_zone = shm_zone;
+
+    /* the label is rendered in every sample, escape it once */
+
+    zone->label.data = ngx_pnalloc(cf->pool, sizeof("zone=\"\",") - 1
+                                             + value[1].len);
+    if (zone->label.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->label.len = ngx_sprintf(zone->label.data, "zone=\"%V\",", &value[1])
+                      - zone->label.data;
+
+    shm_zone->init = ngx_http_monitoring_init_zone;
+    shm_zone->data = zone;
+
+    zp = ngx_array_push(&mmcf->zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mlcf->zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    mlcf->zone = ngx_http_monitoring_zone_ref(cf, &value[1], "monitoring");
+    if (mlcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (mlcf->endpoint != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"\" in \"%V\" directive",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->endpoint = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (mlcf->endpoint == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = mlcf->endpoint;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_int_t                      rc;
+    ngx_str_t                     *value;
+    ngx_msec_t                     msec;
+    ngx_uint_t                     i, n;
+    ngx_http_monitoring_bounds_t  *bounds;
+
+    if (mlcf->bounds != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    if (n > NGX_HTTP_MONITORING_MAX_BUCKETS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many buckets in \"%V\" directive, "
+                           "the maximum is %d", &cmd->name,
+                           NGX_HTTP_MONITORING_MAX_BUCKETS);
+        return NGX_CONF_ERROR;
+    }
+
+    bounds = ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_bounds_t)
+                                   + (n - 1) * sizeof(uint32_t));
+    if (bounds == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    bounds->n = n;
+
+    for (i = 0; i < n; i++) {
+        rc = ngx_http_monitoring_parse_msec(&value[i + 1], &msec);
+
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid bucket \"%V\" in \"%V\" directive, "
+                               "the resolution is 1ms",
+                               &value[i + 1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc != NGX_OK || msec > 0xffffffff) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid bucket \"%V\" in \"%V\" directive",
+                               &value[i + 1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (msec == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid bucket \"%V\" in \"%V\" directive, "
+                               "it must be positive",
+                               &value[i + 1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (i > 0 && msec <= bounds->msec[i - 1]) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid bucket \"%V\" in \"%V\" directive, "
+                               "buckets must increase",
+                               &value[i + 1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        bounds->msec[i] = (uint32_t) msec;
+    }
+
+    mlcf->bounds = bounds;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring_slow_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   msec;
+
+    if (mlcf->slow_threshold != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_monitoring_parse_msec(&value[1], &msec) != NGX_OK
+        || msec == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->slow_threshold = msec;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_shm_zone_t           **zp;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->metrics) {
+        return "is duplicate";
+    }
+
+    mlcf->metrics = ngx_array_create(cf->pool, 1, sizeof(ngx_shm_zone_t *));
+    if (mlcf->metrics == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        zp = ngx_array_push(mlcf->metrics);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = ngx_http_monitoring_zone_ref(cf, &value[i],
+                                           "monitoring_metrics");
+        if (*zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_monitoring_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * zones may be declared after they are used, as with limit_req_zone;
+ * references are checked once the http block is parsed
+ */
+
+static ngx_shm_zone_t *
+ngx_http_monitoring_zone_ref(ngx_conf_t *cf, ngx_str_t *name, char *directive)
+{
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_monitoring_zone_ref_t   *ref;
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
+    shm_zone = ngx_shared_memory_add(cf, name, 0, &ngx_http_monitoring_module);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_monitoring_module);
+
+    ref = ngx_array_push(&mmcf->refs);
+    if (ref == NULL) {
+        return NULL;
+    }
+
+    ref->shm_zone = shm_zone;
+    ref->directive = directive;
+    ref->file = cf->conf_file->file.name;
+    ref->line = cf->conf_file->line;
+
+    return shm_zone;
+}
+
+
+static void *
+ngx_http_monitoring_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mmcf->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mmcf->refs, cf->pool, 4,
+                       sizeof(ngx_http_monitoring_zone_ref_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mmcf;
+}
+
+
+static void *
+ngx_http_monitoring_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_monitoring_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->metrics = NULL;
+     */
+
+    mlcf->zone = NGX_CONF_UNSET_PTR;
+    mlcf->endpoint = NGX_CONF_UNSET_PTR;
+    mlcf->bounds = NGX_CONF_UNSET_PTR;
+    mlcf->slow_threshold = NGX_CONF_UNSET_MSEC;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_monitoring_loc_conf_t *prev = parent;
+    ngx_http_monitoring_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->zone, prev->zone, NULL);
+    ngx_conf_merge_ptr_value(conf->endpoint, prev->endpoint, NULL);
+    ngx_conf_merge_ptr_value(conf->bounds, prev->bounds,
+                             ngx_http_monitoring_default_bounds);
+    ngx_conf_merge_msec_value(conf->slow_threshold, prev->slow_threshold,
+                              1000);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_monitoring_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                        i;
+    ngx_http_handler_pt              *h;
+    ngx_http_core_main_conf_t        *cmcf;
+    ngx_http_monitoring_zone_ref_t   *ref;
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_monitoring_module);
+
+    ref = mmcf->refs.elts;
+
+    for (i = 0; i < mmcf->refs.nelts; i++) {
+        if (ref[i].shm_zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown zone \"%V\" in \"%s\" directive in %V:%ui",
+                          &ref[i].shm_zone->shm.name, ref[i].directive,
+                          &ref[i].file, ref[i].line);
+            return NGX_ERROR;
+        }
+    }
+
+    if (mmcf->zones.nelts == 0) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_monitoring_log_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_monitoring_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i;
+    ngx_shm_zone_t                  **zones;
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_monitoring_module);
+    if (mmcf == NULL) {
+        return NGX_OK;
+    }
+
+    zones = mmcf->zones.elts;
+
+    for (i = 0; i < mmcf->zones.nelts; i++) {
+        ngx_http_monitoring_register_worker(zones[i]->data, cycle->log);
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,167 @@
+
+/*
+ * Copyright (C) The ngx_http_monitoring_module authors
+ */
+
+
+#ifndef _NGX_HTTP_MONITORING_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MONITORING_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_MONITORING_VERSION        "0.1.0"
+
+/* bump whenever the layout of the shared memory structures changes */
+#define NGX_HTTP_MONITORING_LAYOUT         1
+
+#define NGX_HTTP_MONITORING_MIN_SIZE       (128 * 1024)
+#define NGX_HTTP_MONITORING_MAX_BUCKETS    32
+#define NGX_HTTP_MONITORING_MAX_WORKERS    256
+#define NGX_HTTP_MONITORING_MAX_STATUS     1000
+#define NGX_HTTP_MONITORING_PART_MAX       255
+#define NGX_HTTP_MONITORING_KEY_MAX        1024
+#define NGX_HTTP_MONITORING_CHUNK_SIZE     (16 * 1024)
+#define NGX_HTTP_MONITORING_LOG_INTERVAL   60
+
+
+typedef struct ngx_http_monitoring_series_s  ngx_http_monitoring_series_t;
+typedef struct ngx_http_monitoring_status_s  ngx_http_monitoring_status_t;
+typedef struct ngx_http_monitoring_bounds_s  ngx_http_monitoring_bounds_t;
+
+
+/* histogram upper bounds in milliseconds, "+Inf" is implied */
+
+struct ngx_http_monitoring_bounds_s {
+    ngx_http_monitoring_bounds_t    *next;
+    ngx_uint_t                       n;
+    uint32_t                         msec[1];
+};
+
+
+struct ngx_http_monitoring_status_s {
+    ngx_http_monitoring_status_t    *next;
+    ngx_atomic_t                     count;
+    ngx_uint_t                       status;
+};
+
+
+/*
+ * A series is the set of counters of one label set.  It is allocated once
+ * under the slab mutex, published into the hash chain with a single pointer
+ * store and never freed while the zone lives, so readers walk the chains
+ * without a lock.  The key and the escaped Prometheus label text follow the
+ * bucket counters in the same allocation.
+ */
+
+struct ngx_http_monitoring_series_s {
+    ngx_http_monitoring_series_t    *next;
+    ngx_http_monitoring_status_t    *status;
+    ngx_http_monitoring_bounds_t    *bounds;
+    u_char                          *labels;
+    uint32_t                         hash;
+    uint16_t                         key_len;
+    uint16_t                         labels_len;
+    ngx_atomic_t                     time_sum;
+    ngx_atomic_t                     request_bytes;
+    ngx_atomic_t                     response_bytes;
+    ngx_atomic_t                     slow;
+    ngx_atomic_t                     bucket[1];
+};
+
+
+typedef struct {
+    ngx_atomic_t                     requests;
+    ngx_atomic_t                     pid;
+    ngx_atomic_t                     generation;
+} ngx_http_monitoring_worker_t;
+
+
+/* lives in shared memory */
+
+typedef struct {
+    ngx_uint_t                       layout;
+    ngx_uint_t                       generation;
+    time_t                           start_time;
+    ngx_uint_t                       hash_mask;
+    ngx_http_monitoring_series_t   **hash;
+    ngx_http_monitoring_bounds_t    *bounds;
+    u_char                          *chunk;
+    size_t                           chunk_free;
+    ngx_atomic_t                     nseries;
+    ngx_atomic_t                     dropped;
+    ngx_atomic_t                     restarts;
+    ngx_atomic_t                     full_logged;
+    ngx_http_monitoring_series_t    *overflow;
+    ngx_atomic_t                     overflow_status[
+                                         NGX_HTTP_MONITORING_MAX_STATUS];
+    ngx_http_monitoring_worker_t     workers[
+                                         NGX_HTTP_MONITORING_MAX_WORKERS];
+} ngx_http_monitoring_sh_t;
+
+
+/* one per zone and configuration cycle, shm_zone->data */
+
+typedef struct {
+    ngx_http_monitoring_sh_t        *sh;
+    ngx_slab_pool_t                 *shpool;
+    ngx_shm_zone_t                  *shm_zone;
+    ngx_str_t                        name;
+    ngx_str_t                        label;
+    ngx_uint_t                       max_series;
+    ngx_uint_t                       generation;
+} ngx_http_monitoring_zone_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                  *shm_zone;
+    char                            *directive;
+    ngx_str_t                        file;
+    ngx_uint_t                       line;
+} ngx_http_monitoring_zone_ref_t;
+
+
+typedef struct {
+    ngx_array_t                      zones;    /* ngx_shm_zone_t * */
+    ngx_array_t                      refs;     /* zone_ref_t */
+} ngx_http_monitoring_main_conf_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                  *zone;
+    ngx_http_complex_value_t        *endpoint;
+    ngx_http_monitoring_bounds_t    *bounds;
+    ngx_msec_t                       slow_threshold;
+    ngx_array_t                     *metrics;  /* ngx_shm_zone_t * */
+} ngx_http_monitoring_loc_conf_t;
+
+
+#define ngx_http_monitoring_key(s)                                            \
+    ((u_char *) &(s)->bucket[(s)->bounds->n + 1])
+
+
+ngx_int_t ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+void ngx_http_monitoring_register_worker(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
+ngx_http_monitoring_series_t *ngx_http_monitoring_series_get(
+    ngx_http_monitoring_zone_t *zone, u_char *key, size_t len,
+    ngx_http_monitoring_bounds_t *bounds, ngx_log_t *log);
+void ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log);
+size_t ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone);
+
+ngx_int_t ngx_http_monitoring_log_handler(ngx_http_request_t *r);
+size_t ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
+    size_t max);
+
+ngx_int_t ngx_http_monitoring_metrics_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t                     ngx_http_monitoring_module;
+extern ngx_http_monitoring_bounds_t    *ngx_http_monitoring_default_bounds;
+
+
+#endif /* _NGX_HTTP_MONITORING_MODULE_H_INCLUDED_ */

@@ -1,0 +1,232 @@
+
+/*
+ * Copyright (C) The ngx_http_monitoring_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_monitoring_module.h"
+
+
+static u_char *ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value);
+
+
+static ngx_str_t  ngx_http_monitoring_no_server = ngx_string("_");
+static ngx_str_t  ngx_http_monitoring_other_method = ngx_string("OTHER");
+
+/* worker processes handle one request at a time */
+
+static u_char  ngx_http_monitoring_key_buf[NGX_HTTP_MONITORING_KEY_MAX];
+
+
+ngx_int_t
+ngx_http_monitoring_log_handler(ngx_http_request_t *r)
+{
+    u_char                          *p;
+    ngx_str_t                        endpoint, *server, *method;
+    ngx_uint_t                       i, n, status;
+    ngx_time_t                      *tp;
+    ngx_msec_int_t                   ms;
+    ngx_http_monitoring_sh_t        *sh;
+    ngx_http_core_srv_conf_t        *cscf;
+    ngx_http_monitoring_zone_t      *zone;
+    ngx_http_monitoring_series_t    *s;
+    ngx_http_monitoring_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_monitoring_module);
+
+    if (mlcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    zone = mlcf->zone->data;
+    sh = zone->sh;
+
+    if (mlcf->endpoint == NULL
+        || ngx_http_complex_value(r, mlcf->endpoint, &endpoint) != NGX_OK)
+    {
+        endpoint = r->uri;
+    }
+
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+
+    server = &cscf->server_name;
+
+    if (server->len == 0) {
+        server = &ngx_http_monitoring_no_server;
+    }
+
+    method = &r->method_name;
+
+    if (r->method == NGX_HTTP_UNKNOWN
+        || method->len == 0
+        || method->len > 16)
+    {
+        method = &ngx_http_monitoring_other_method;
+    }
+
+    p = ngx_http_monitoring_key_part(ngx_http_monitoring_key_buf, server);
+    p = ngx_http_monitoring_key_part(p, &endpoint);
+    p = ngx_http_monitoring_key_part(p, method);
+
+    s = ngx_http_monitoring_series_get(zone, ngx_http_monitoring_key_buf,
+                                       p - ngx_http_monitoring_key_buf,
+                                       mlcf->bounds, r->connection->log);
+
+    tp = ngx_timeofday();
+
+    ms = (ngx_msec_int_t)
+             ((tp->sec - r->start_sec) * 1000 + (tp->msec - r->start_msec));
+    ms = ngx_max(ms, 0);
+
+    n = s->bounds->n;
+
+    for (i = 0; i < n; i++) {
+        if ((ngx_msec_t) ms <= s->bounds->msec[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&s->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&s->time_sum, ms);
+    (void) ngx_atomic_fetch_add(&s->request_bytes, r->request_length);
+    (void) ngx_atomic_fetch_add(&s->response_bytes, r->connection->sent);
+
+    if ((ngx_msec_t) ms > mlcf->slow_threshold) {
+        (void) ngx_atomic_fetch_add(&s->slow, 1);
+    }
+
+    /* as the $status variable */
+
+    if (r->err_status) {
+        status = r->err_status;
+
+    } else if (r->headers_out.status) {
+        status = r->headers_out.status;
+
+    } else if (r->http_version == NGX_HTTP_VERSION_9) {
+        status = 9;
+
+    } else {
+        status = 0;
+    }
+
+    ngx_http_monitoring_status_add(zone, s, status, r->connection->log);
+
+    if (ngx_worker < NGX_HTTP_MONITORING_MAX_WORKERS) {
+        (void) ngx_atomic_fetch_add(&sh->workers[ngx_worker].requests, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value)
+{
+    *p = (u_char) ngx_http_monitoring_utf8_copy(p + 1, value->data,
+                                                value->len,
+                                                NGX_HTTP_MONITORING_PART_MAX);
+
+    return p + 1 + *p;
+}
+
+
+/*
+ * Copies at most "max" bytes of valid UTF-8, never a partial sequence;
+ * each byte that does not start a valid sequence becomes U+FFFD.
+ */
+
+size_t
+ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
+    size_t max)
+{
+    u_char  *d, *end, *last, c, lo, hi;
+    size_t   n, i;
+
+    d = dst;
+    end = dst + max;
+    last = src + len;
+
+    while (src < last) {
+        c = *src;
+
+        if (c < 0x80) {
+            if (d == end) {
+                break;
+            }
+
+            *d++ = c;
+            src++;
+            continue;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3;
+
+            if (c == 0xe0) {
+                lo = 0xa0;
+
+            } else if (c == 0xed) {
+                hi = 0x9f;
+            }
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 4;
+
+            if (c == 0xf0) {
+                lo = 0x90;
+
+            } else if (c == 0xf4) {
+                hi = 0x8f;
+            }
+
+        } else {
+            n = 0;
+        }
+
+        if (n && (size_t) (last - src) >= n && src[1] >= lo && src[1] <= hi) {
+            for (i = 2; i < n; i++) {
+                if (src[i] < 0x80 || src[i] > 0xbf) {
+                    break;
+                }
+            }
+
+            if (i < n) {
+                n = 0;
+            }
+
+        } else {
+            n = 0;
+        }
+
+        if (n == 0) {
+            if (end - d < 3) {
+                break;
+            }
+
+            *d++ = 0xef;
+            *d++ = 0xbf;
+            *d++ = 0xbd;
+            src++;
+            continue;
+        }
+
+        if ((size_t) (end - d) < n) {
+            break;
+        }
+
+        d = ngx_cpymem(d, src, n);
+        src += n;
+    }
+
+    return d - dst;
+}

@@ -1,0 +1,587 @@
+
+/*
+ * Copyright (C) The ngx_http_monitoring_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_monitoring_module.h"
+
+
+static void ngx_http_monitoring_size_changed(ngx_shm_zone_t *shm_zone);
+static void *ngx_http_monitoring_alloc_locked(ngx_http_monitoring_zone_t *zone,
+    size_t size);
+static ngx_http_monitoring_bounds_t *ngx_http_monitoring_bounds_locked(
+    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_bounds_t *conf);
+static ngx_http_monitoring_series_t *ngx_http_monitoring_series_alloc_locked(
+    ngx_http_monitoring_zone_t *zone, u_char *key, size_t len,
+    ngx_http_monitoring_bounds_t *bounds);
+static size_t ngx_http_monitoring_escape(u_char *dst, u_char *src,
+    size_t len);
+static ngx_http_monitoring_series_t *ngx_http_monitoring_overflow(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
+
+
+static ngx_str_t  ngx_http_monitoring_label_names[] = {
+    ngx_string("server"),
+    ngx_string("endpoint"),
+    ngx_string("method")
+};
+
+
+ngx_int_t
+ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_monitoring_zone_t  *ozone = data;
+
+    size_t                       len;
+    ngx_uint_t                   n;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_monitoring_sh_t    *sh;
+    ngx_http_monitoring_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        if (ozone->sh->layout != NGX_HTTP_MONITORING_LAYOUT) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "monitoring zone \"%V\" was created by an "
+                          "incompatible module version, change its size "
+                          "or restart nginx", &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        zone->generation = ++zone->sh->generation;
+
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = shpool->data;
+        zone->shpool = shpool;
+        zone->generation = ++zone->sh->generation;
+
+        return NGX_OK;
+    }
+
+    zone->shpool = shpool;
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_monitoring_sh_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->sh = sh;
+    shpool->data = sh;
+
+    /* about one hash chain per KiB of zone: chains stay a few nodes long */
+
+    for (n = 64; n < shm_zone->shm.size / 1024; n <<= 1) { /* void */ }
+
+    sh->hash = ngx_slab_calloc(shpool,
+                               n * sizeof(ngx_http_monitoring_series_t *));
+    if (sh->hash == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->hash_mask = n - 1;
+    sh->layout = NGX_HTTP_MONITORING_LAYOUT;
+    sh->start_time = ngx_time();
+
+    len = sizeof(" in monitoring zone \"\"") + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in monitoring zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is reported by the module, once a minute */
+
+    shpool->log_nomem = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    sh->overflow = ngx_http_monitoring_series_alloc_locked(zone, NULL, 0,
+                                ngx_http_monitoring_default_bounds);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (sh->overflow == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->generation = 1;
+    zone->generation = 1;
+
+    ngx_http_monitoring_size_changed(shm_zone);
+
+    return NGX_OK;
+}
+
+
+/* ngx_cycle is still the previous cycle while the new one is initialized */
+
+static void
+ngx_http_monitoring_size_changed(ngx_shm_zone_t *shm_zone)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *ozone;
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    ozone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            ozone = part->elts;
+            i = 0;
+        }
+
+        if (ozone[i].tag != shm_zone->tag
+            || ozone[i].shm.name.len != shm_zone->shm.name.len
+            || ngx_strncmp(ozone[i].shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len)
+               != 0)
+        {
+            continue;
+        }
+
+        if (ozone[i].shm.size != shm_zone->shm.size) {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "monitoring zone \"%V\" size changed from %uz "
+                          "to %uz, its counters start afresh",
+                          &shm_zone->shm.name, ozone[i].shm.size,
+                          shm_zone->shm.size);
+        }
+
+        return;
+    }
+}
+
+
+/*
+ * A worker that takes a slot last filled in the same configuration
+ * generation replaces a worker that died: the master respawned it.
+ */
+
+void
+ngx_http_monitoring_register_worker(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_http_monitoring_worker_t  *w;
+
+    if (ngx_worker >= NGX_HTTP_MONITORING_MAX_WORKERS) {
+        return;
+    }
+
+    w = &zone->sh->workers[ngx_worker];
+
+    if (w->generation == zone->generation
+        && w->pid != 0
+        && w->pid != (ngx_atomic_uint_t) ngx_pid)
+    {
+        (void) ngx_atomic_fetch_add(&zone->sh->restarts, 1);
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "monitoring zone \"%V\": worker %ui replaced "
+                      "worker process %uA", &zone->name, ngx_worker,
+                      w->pid);
+    }
+
+    w->pid = ngx_pid;
+    w->generation = zone->generation;
+}
+
+
+ngx_http_monitoring_series_t *
+ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
+    size_t len, ngx_http_monitoring_bounds_t *bounds, ngx_log_t *log)
+{
+    uint32_t                        hash;
+    ngx_http_monitoring_sh_t       *sh;
+    ngx_http_monitoring_series_t   *s, **slot;
+    ngx_http_monitoring_bounds_t   *b;
+
+    sh = zone->sh;
+    hash = ngx_murmur_hash2(key, len);
+    slot = &sh->hash[hash & sh->hash_mask];
+
+    /* lock-free: nodes are published fully built and never freed */
+
+    for (s = *slot; s; s = s->next) {
+        if (s->hash == hash
+            && s->key_len == len
+            && ngx_memcmp(ngx_http_monitoring_key(s), key, len) == 0)
+        {
+            return s;
+        }
+    }
+
+    if (zone->max_series && sh->nseries >= zone->max_series) {
+        return ngx_http_monitoring_overflow(zone, log);
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* another worker may have added it meanwhile */
+
+    for (s = *slot; s; s = s->next) {
+        if (s->hash == hash
+            && s->key_len == len
+            && ngx_memcmp(ngx_http_monitoring_key(s), key, len) == 0)
+        {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return s;
+        }
+    }
+
+    s = NULL;
+
+    if (zone->max_series == 0 || sh->nseries < zone->max_series) {
+        b = ngx_http_monitoring_bounds_locked(zone, bounds);
+
+        if (b) {
+            s = ngx_http_monitoring_series_alloc_locked(zone, key, len, b);
+        }
+    }
+
+    if (s == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return ngx_http_monitoring_overflow(zone, log);
+    }
+
+    s->hash = hash;
+    s->next = *slot;
+
+    ngx_memory_barrier();
+
+    *slot = s;
+
+    (void) ngx_atomic_fetch_add(&sh->nseries, 1);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return s;
+}
+
+
+void
+ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log)
+{
+    ngx_http_monitoring_sh_t      *sh;
+    ngx_http_monitoring_status_t  *st;
+
+    for (st = s->status; st; st = st->next) {
+        if (st->status == status) {
+            (void) ngx_atomic_fetch_add(&st->count, 1);
+            return;
+        }
+    }
+
+    sh = zone->sh;
+
+    if (s != sh->overflow) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        for (st = s->status; st; st = st->next) {
+            if (st->status == status) {
+                ngx_shmtx_unlock(&zone->shpool->mutex);
+                (void) ngx_atomic_fetch_add(&st->count, 1);
+                return;
+            }
+        }
+
+        st = ngx_http_monitoring_alloc_locked(zone,
+                                        sizeof(ngx_http_monitoring_status_t));
+
+        if (st) {
+            st->status = status;
+            st->count = 1;
+            st->next = s->status;
+
+            ngx_memory_barrier();
+
+            s->status = st;
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (st) {
+            return;
+        }
+
+        (void) ngx_http_monitoring_overflow(zone, log);
+    }
+
+    if (status >= NGX_HTTP_MONITORING_MAX_STATUS) {
+        status = 0;
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->overflow_status[status], 1);
+}
+
+
+/* zone memory in use: slab pages taken, less the unused end of the chunk */
+
+size_t
+ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone)
+{
+    size_t            size, free;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = zone->shpool;
+    size = zone->shm_zone->shm.size;
+    free = shpool->pfree * ngx_pagesize + zone->sh->chunk_free;
+
+    return (free < size) ? size - free : 0;
+}
+
+
+static ngx_http_monitoring_series_t *
+ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone, ngx_log_t *log)
+{
+    time_t                     now;
+    ngx_atomic_uint_t          last;
+    ngx_http_monitoring_sh_t  *sh;
+
+    sh = zone->sh;
+
+    (void) ngx_atomic_fetch_add(&sh->dropped, 1);
+
+    now = ngx_time();
+    last = sh->full_logged;
+
+    if ((time_t) last + NGX_HTTP_MONITORING_LOG_INTERVAL <= now
+        && ngx_atomic_cmp_set(&sh->full_logged, last, (ngx_atomic_uint_t) now))
+    {
+        if (zone->max_series && sh->nseries >= zone->max_series) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "monitoring zone \"%V\" is full: max_series=%ui "
+                          "reached, new series are counted as "
+                          "\"__overflow__\"", &zone->name, zone->max_series);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "monitoring zone \"%V\" is full: no memory left, "
+                          "new series are counted as \"__overflow__\"",
+                          &zone->name);
+        }
+    }
+
+    return sh->overflow;
+}
+
+
+static void *
+ngx_http_monitoring_alloc_locked(ngx_http_monitoring_zone_t *zone,
+    size_t size)
+{
+    u_char                    *p;
+    ngx_http_monitoring_sh_t  *sh;
+
+    sh = zone->sh;
+    size = ngx_align(size, sizeof(ngx_atomic_t));
+
+    if (size > sh->chunk_free) {
+
+        /* series are carved from chunks to avoid slab's power of 2 sizes */
+
+        p = ngx_slab_alloc_locked(zone->shpool,
+                                  NGX_HTTP_MONITORING_CHUNK_SIZE);
+        if (p == NULL) {
+            return ngx_slab_calloc_locked(zone->shpool, size);
+        }
+
+        ngx_memzero(p, NGX_HTTP_MONITORING_CHUNK_SIZE);
+
+        sh->chunk = p;
+        sh->chunk_free = NGX_HTTP_MONITORING_CHUNK_SIZE;
+    }
+
+    p = sh->chunk;
+    sh->chunk += size;
+    sh->chunk_free -= size;
+
+    return p;
+}
+
+
+static ngx_http_monitoring_bounds_t *
+ngx_http_monitoring_bounds_locked(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_bounds_t *conf)
+{
+    size_t                         size;
+    ngx_http_monitoring_bounds_t  *b;
+
+    size = conf->n * sizeof(uint32_t);
+
+    for (b = zone->sh->bounds; b; b = b->next) {
+        if (b->n == conf->n && ngx_memcmp(b->msec, conf->msec, size) == 0) {
+            return b;
+        }
+    }
+
+    b = ngx_http_monitoring_alloc_locked(zone,
+                                  sizeof(ngx_http_monitoring_bounds_t) + size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->n = conf->n;
+    ngx_memcpy(b->msec, conf->msec, size);
+
+    b->next = zone->sh->bounds;
+    zone->sh->bounds = b;
+
+    return b;
+}
+
+
+/*
+ * the key is a sequence of parts, each a length byte and the bytes;
+ * the labels are rendered from it once, here, escaped for Prometheus
+ */
+
+static ngx_http_monitoring_series_t *
+ngx_http_monitoring_series_alloc_locked(ngx_http_monitoring_zone_t *zone,
+    u_char *key, size_t len, ngx_http_monitoring_bounds_t *bounds)
+{
+    size_t                         size, labels;
+    u_char                        *p, *k, *last;
+    ngx_uint_t                     i;
+    ngx_http_monitoring_series_t  *s;
+
+    labels = 0;
+
+    if (key == NULL) {
+
+        /* the overflow series */
+
+        labels = sizeof("server=\"\",endpoint=\"__overflow__\",method=\"\"")
+                 - 1;
+
+    } else {
+        k = key;
+        last = key + len;
+
+        for (i = 0; k < last; i++) {
+            labels += ngx_http_monitoring_label_names[i].len
+                      + sizeof("=\"\",") - 1
+                      + ngx_http_monitoring_escape(NULL, k + 1, *k);
+            k += 1 + *k;
+        }
+
+        labels--;
+    }
+
+    size = offsetof(ngx_http_monitoring_series_t, bucket)
+           + (bounds->n + 1) * sizeof(ngx_atomic_t) + len + labels;
+
+    s = ngx_http_monitoring_alloc_locked(zone, size);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->bounds = bounds;
+    s->key_len = (uint16_t) len;
+    s->labels_len = (uint16_t) labels;
+
+    p = ngx_http_monitoring_key(s);
+
+    if (key == NULL) {
+        s->labels = p;
+        ngx_memcpy(p, "server=\"\",endpoint=\"__overflow__\",method=\"\"",
+                   labels);
+        return s;
+    }
+
+    p = ngx_cpymem(p, key, len);
+    s->labels = p;
+
+    k = key;
+    last = key + len;
+
+    for (i = 0; k < last; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, ngx_http_monitoring_label_names[i].data,
+                       ngx_http_monitoring_label_names[i].len);
+        *p++ = '=';
+        *p++ = '"';
+        p += ngx_http_monitoring_escape(p, k + 1, *k);
+        *p++ = '"';
+
+        k += 1 + *k;
+    }
+
+    return s;
+}
+
+
+/* Prometheus label value escaping; the input is valid UTF-8 already */
+
+static size_t
+ngx_http_monitoring_escape(u_char *dst, u_char *src, size_t len)
+{
+    size_t   n;
+    u_char  *last;
+
+    last = src + len;
+
+    if (dst == NULL) {
+        n = len;
+
+        while (src < last) {
+            if (*src == '\\' || *src == '"' || *src == '\n') {
+                n++;
+            }
+
+            src++;
+        }
+
+        return n;
+    }
+
+    n = 0;
+
+    while (src < last) {
+        switch (*src) {
+
+        case '\\':
+        case '"':
+            dst[n++] = '\\';
+            dst[n++] = *src;
+            break;
+
+        case '\n':
+            dst[n++] = '\\';
+            dst[n++] = 'n';
+            break;
+
+        default:
+            dst[n++] = *src;
+        }
+
+        src++;
+    }
+
+    return n;
+}
