@@ -256,6 +256,21 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    zp = mmcf->zones.elts;
+
+    for (i = 0; i < mmcf->zones.nelts; i++) {
+        if (zp[i]->shm.name.len == value[1].len
+            && ngx_strncmp(zp[i]->shm.name.data, value[1].data,
+                           value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate zone \"%V\" in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_zone_t));
     if (zone == NULL) {
         return NGX_CONF_ERROR;
@@ -290,13 +305,6 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     shm_zone = ngx_shared_memory_add(cf, &value[1], size,
                                      &ngx_http_monitoring_module);
     if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\" in \"%V\" directive",
-                           &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
