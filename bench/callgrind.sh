@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+#
+# Instructions per recorded request, module on minus module off.
+#
+# nginx runs as a single process (master_process off) under callgrind and
+# serves `location / { return 200 "ok"; }` over one keepalive connection
+# (ab -k -c 1).  Each configuration is run twice, with N and N+EXTRA
+# requests; start-up, configuration parsing, zone creation and shutdown are
+# the same in both runs, so
+#
+#     per-request Ir = (Ir(N+EXTRA) - Ir(N)) / EXTRA
+#
+# and the module's cost is per-request(on) - per-request(off).
+#
+# Environment: NGINX (default /usr/sbin/nginx), MODULE (default
+# build/ngx_http_monitoring_module.so), N (2000), EXTRA (10000),
+# TARGET (800 instructions), URI (the path ab requests, default "/"; the
+# endpoint label is the URI, so a longer one costs more to copy and hash),
+# KEEP=1 keeps the temp dir (callgrind files).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+N=${N:-2000}
+EXTRA=${EXTRA:-10000}
+TARGET=${TARGET:-800}
+URI=${URI:-/}
+
+for t in valgrind callgrind_annotate ab perl "$NGINX"; do
+    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
+done
+[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/monbench-callgrind.XXXXXX)
+PID=
+
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -QUIT "$PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$PID" 2>/dev/null || true
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "bind: $!";
+        print $s->sockport, "\n";'
+}
+
+# wait until something accepts on the port (a bare TCP connect, no request)
+wait_port() {
+    local port=$1 pid=$2 i
+    for i in $(seq 1 600); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+write_conf() {    # dir port on|off
+    local dir=$1 port=$2 mode=$3
+    mkdir -p "$dir/tmp"
+    {
+        [ "$mode" = on ] && echo "load_module $MODULE;"
+        cat <<EOF
+user root;
+master_process off;
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+
+events {
+    worker_connections 256;
+}
+
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+EOF
+        if [ "$mode" = on ]; then
+            echo "    monitoring_zone main 16m;"
+            echo "    monitoring main;"
+        fi
+        cat <<EOF
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name bench;
+
+        location / {
+            return 200 "ok";
+        }
+    }
+}
+EOF
+    } > "$dir/nginx.conf"
+}
+
+# run_one on|off REQUESTS -> sets IR[MODE-REQ] to the total Ir, leaves
+# $TMP/MODE-REQ.out; runs in this shell so that cleanup knows $PID
+run_one() {
+    local mode=$1 req=$2 dir port out
+    dir=$TMP/$mode-$req
+    port=$(free_port)
+    out=$TMP/$mode-$req.out
+    write_conf "$dir" "$port" "$mode"
+
+    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -t -q \
+        >/dev/null 2>"$dir/t.log" || { cat "$dir/t.log" >&2; return 1; }
+
+    CMD_VG="valgrind --tool=callgrind --callgrind-out-file=$out $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log"
+    CMD_AB="ab -k -c 1 -n $req http://127.0.0.1:$port$URI"
+
+    valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+        >"$dir/valgrind.log" 2>&1 &
+    PID=$!
+
+    if ! wait_port "$port" "$PID"; then
+        echo "nginx ($mode) did not start:" >&2
+        cat "$dir/valgrind.log" "$dir/error.log" >&2 2>/dev/null || true
+        return 1
+    fi
+
+    timeout 300 ab -k -c 1 -n "$req" "http://127.0.0.1:$port$URI" \
+        > "$dir/ab.log" 2>&1 || { cat "$dir/ab.log" >&2; return 1; }
+
+    local done failed ka
+    done=$(awk '/^Complete requests:/ {print $3}' "$dir/ab.log")
+    failed=$(awk '/^Failed requests:/ {print $3}' "$dir/ab.log")
+    ka=$(awk '/^Keep-Alive requests:/ {print $3}' "$dir/ab.log")
+    if [ "$done" != "$req" ] || [ "$failed" != 0 ] || [ "$ka" != "$req" ]; then
+        echo "ab: complete=$done failed=$failed keepalive=$ka (want $req)" >&2
+        return 1
+    fi
+
+    kill -QUIT "$PID"
+    wait "$PID" || true
+    PID=
+
+    [ -s "$out" ] || { echo "no callgrind output for $mode-$req" >&2; return 1; }
+
+    # "totals:" (or "summary:") holds the whole-program Ir
+    IR[$mode-$req]=$(awk '/^(totals|summary):/ {print $2; exit}' "$out")
+}
+
+# per-function exclusive Ir of one out file: "Ir<TAB>function"; the parts
+# of one function that callgrind lists under several files are summed
+functions() {   # file
+    callgrind_annotate --auto=no --threshold=100 --inclusive=no "$1" 2>/dev/null \
+    | perl -ne '
+        next unless /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*?)\s*$/;
+        my ($ir, $fn) = ($1, $2);
+        next if $fn =~ /PROGRAM TOTALS|^Ir\b/;
+        $ir =~ tr/,//d;
+        $fn =~ s/^.*?:(?=[^:]+(?: \[|$))//;   # drop "file:" prefix
+        $fn =~ s/\s+\[.*\]$//;                 # drop "[object]"
+        print "$ir\t$fn\n";'
+}
+
+# per-request Ir of each function between two runs: "delta<TAB>function"
+per_request() {   # small big
+    perl -e '
+        my ($a, $b, $n) = @ARGV;
+        my (%x, %y);
+        for my $in ([$a, \%x], [$b, \%y]) {
+            open my $f, "<", $in->[0] or die;
+            while (<$f>) { chomp; my ($ir, $fn) = split /\t/; $in->[1]{$fn} += $ir }
+        }
+        my %all = (%x, %y);
+        for (keys %all) {
+            my $d = (($y{$_} // 0) - ($x{$_} // 0)) / $n;
+            printf "%.1f\t%s\n", $d, $_ if abs($d) >= 0.05;
+        }' "$1" "$2" "$EXTRA"
+}
+
+declare -A IR
+
+echo "# callgrind: instructions per request, module on minus off"
+echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
+echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
+echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# URI: $URI (${#URI} bytes)"
+echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), valgrind $(valgrind --version)"
+echo
+
+BIG=$((N + EXTRA))
+
+for mode in off on; do
+    for req in "$N" "$BIG"; do
+        run_one "$mode" "$req"
+        echo "run $mode n=$req: Ir=${IR[$mode-$req]}"
+        echo "    $CMD_VG"
+        echo "    $CMD_AB"
+    done
+done
+
+echo
+per_off=$(perl -e "printf '%.1f', (${IR[off-$BIG]} - ${IR[off-$N]}) / $EXTRA")
+per_on=$(perl -e "printf '%.1f', (${IR[on-$BIG]} - ${IR[on-$N]}) / $EXTRA")
+extra=$(perl -e "printf '%.1f', $per_on - $per_off")
+
+printf '%-34s %12s\n' "Ir per request, module off:" "$per_off"
+printf '%-34s %12s\n' "Ir per request, module on:" "$per_on"
+printf '%-34s %12s   (target <= %s)\n' "extra Ir per recorded request:" "$extra" "$TARGET"
+
+for f in off-$N off-$BIG on-$N on-$BIG; do
+    functions "$TMP/$f.out" > "$TMP/$f.fn"
+done
+
+per_request "$TMP/off-$N.fn" "$TMP/off-$BIG.fn" > "$TMP/off.per"
+per_request "$TMP/on-$N.fn" "$TMP/on-$BIG.fn" > "$TMP/on.per"
+
+echo
+echo "## module functions, module on, exclusive Ir per request"
+echo "#  callgrind_annotate --auto=no --threshold=100 --inclusive=no, (Ir(n=$BIG) - Ir(n=$N)) / $EXTRA"
+grep 'ngx_http_monitoring' "$TMP/on.per" | sort -t$'\t' -k1,1 -g -r \
+    | awk -F'\t' '{printf "  %9.1f  %s\n", $1, $2}'
+
+echo
+echo "## where the extra instructions go: exclusive Ir per request, on minus off"
+perl -e '
+    my (%on, %off);
+    for my $in ([$ARGV[0], \%off], [$ARGV[1], \%on]) {
+        open my $f, "<", $in->[0] or die;
+        while (<$f>) { chomp; my ($d, $fn) = split /\t/; $in->[1]{$fn} = $d }
+    }
+    my %all = (%on, %off);
+    my @rows;
+    for (keys %all) {
+        my $d = ($on{$_} // 0) - ($off{$_} // 0);
+        push @rows, [$d, $on{$_} // 0, $off{$_} // 0, $_] if abs($d) >= 1;
+    }
+    printf "  %9s %9s %9s  %s\n", "extra", "on", "off", "function";
+    my $sum = 0;
+    for (sort { $b->[0] <=> $a->[0] } @rows) {
+        printf "  %9.1f %9.1f %9.1f  %s\n", @$_;
+        $sum += $_->[0];
+    }
+    printf "  %9.1f  (sum of the rows above)\n", $sum;' "$TMP/off.per" "$TMP/on.per"
+
+echo
+echo "## top functions overall, module on, exclusive Ir per request"
+sort -t$'\t' -k1,1 -g -r "$TMP/on.per" | head -15 | awk -F'\t' '{printf "  %9.1f  %s\n", $1, $2}'
+
+echo
+if perl -e "exit !($extra <= $TARGET)"; then
+    echo "RESULT: PASS extra=$extra Ir/request (target <= $TARGET)"
+else
+    echo "RESULT: FAIL extra=$extra Ir/request (target <= $TARGET)"
+fi

@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+#
+# Cost of a /metrics scrape as a function of the number of series.
+#
+# One nginx (2 workers) records into a 64m zone.  Distinct paths are sent
+# over keepalive connections with HTTP/1.1 pipelining (a small Perl client,
+# 1000 requests per connection); each path is one series (the default
+# endpoint label is $uri).  Paths are letters only (/api/items/abcd) so
+# that no id normalization folds them together.  The scrape is timed with
+# curl at about 1 series (baseline), 10,000 and 20,000 series: median, p95
+# and response size, then the per-series cost and the linearity check.
+#
+# Then (PROFILE=1, the default) the render itself is counted with callgrind:
+# a single-process nginx under valgrind, the same SERIES1 paths, two scrapes
+# with collection switched on only inside ngx_http_monitoring_metrics_handler
+# (--collect-atstart=no --toggle-collect=...), giving instructions per scrape,
+# per series and the functions they go to.
+#
+# Environment: NGINX, MODULE, SCRAPES (25 per point), SERIES1 (10000),
+# SERIES2 (20000), PREFIX (/api/items/), TARGET (20 ms at SERIES1),
+# PROFILE (1).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+SCRAPES=${SCRAPES:-25}
+SERIES1=${SERIES1:-10000}
+SERIES2=${SERIES2:-20000}
+PREFIX=${PREFIX:-/api/items/}
+TARGET=${TARGET:-20}
+PROFILE=${PROFILE:-1}
+
+for t in curl perl "$NGINX"; do
+    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
+done
+[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/monbench-scrape.XXXXXX)
+PID=
+
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -QUIT "$PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "bind: $!";
+        print $s->sockport, "\n";'
+}
+
+PORT=$(free_port)
+DIR=$TMP/nginx
+
+write_conf() {   # dir port "process directives"
+    mkdir -p "$1/tmp"
+    cat > "$1/nginx.conf" <<EOF
+load_module $MODULE;
+user root;
+daemon off;
+$3
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    keepalive_requests 100000;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+
+    monitoring_zone main 64m;
+    monitoring main;
+
+    server {
+        listen 127.0.0.1:$2;
+        server_name bench;
+
+        location / {
+            return 200 "ok";
+        }
+
+        location = /metrics {
+            monitoring_metrics;
+            monitoring off;
+        }
+    }
+}
+EOF
+}
+
+write_conf "$DIR" "$PORT" "worker_processes 2;"
+
+# populate.pl PORT FROM TO PREFIX: GET PREFIX<letters(i)> for i in [FROM, TO)
+cat > "$TMP/populate.pl" <<'EOF'
+use strict;
+use warnings;
+use IO::Socket::INET;
+
+my ($port, $from, $to, $prefix) = @ARGV;
+my $batch = 1000;
+
+sub name {
+    my ($i) = @_;
+    my $s = "";
+    for (1 .. 4) { $s = chr(97 + $i % 26) . $s; $i = int($i / 26) }
+    return $s;
+}
+
+my $ok = 0;
+
+for (my $b = $from; $b < $to; $b += $batch) {
+    my $e = $b + $batch < $to ? $b + $batch : $to;
+    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port)
+        or die "connect: $!";
+    my $req = "";
+    for my $i ($b .. $e - 1) {
+        my $close = $i == $e - 1 ? "Connection: close\r\n" : "";
+        $req .= "GET $prefix" . name($i) . " HTTP/1.1\r\nHost: bench\r\n$close\r\n";
+    }
+    # a child writes while the parent reads, so neither side can stall
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        print $sock $req;
+        exit 0;
+    }
+    my $resp = "";
+    while (sysread($sock, my $buf, 65536)) { $resp .= $buf }
+    waitpid($pid, 0);
+    close $sock;
+    my $n = () = $resp =~ m{HTTP/1\.1 200 OK\r\n}g;
+    die "batch $b: $n of " . ($e - $b) . " responses\n" if $n != $e - $b;
+    $ok += $n;
+}
+print "$ok\n";
+EOF
+
+"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" -t -q \
+    2>"$DIR/t.log" || { cat "$DIR/t.log" >&2; exit 1; }
+"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" >"$DIR/stdout.log" 2>&1 &
+PID=$!
+
+wait_http() {   # port
+    for _ in $(seq 1 300); do
+        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+        kill -0 "$PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+wait_http "$PORT" || { cat "$DIR/error.log" >&2; exit 1; }
+
+metric() {   # name [label filter]
+    curl -s -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics"
+    awk -v n="$1" -v f="${2:-}" '($1 ~ "^" n "{" || $1 == n) && !done {
+            if (f == "" || index($1, f)) { print $NF; done = 1 } }' "$TMP/metrics.txt"
+}
+
+populate() {   # from to [port]
+    local t0 t1 n
+    t0=$(date +%s.%N)
+    n=$(timeout 120 perl "$TMP/populate.pl" "${3:-$PORT}" "$1" "$2" "$PREFIX")
+    t1=$(date +%s.%N)
+    printf '  sent %d distinct paths in %.1f s: perl populate.pl %s %s %s %s\n' \
+        "$n" "$(perl -e "print $t1 - $t0")" "${3:-$PORT}" "$1" "$2" "$PREFIX"
+}
+
+declare -A MED P95 SIZE NSER TTFB USR SYS FLT
+
+# minor faults, user and system clock ticks of the worker processes
+workers_stat() {
+    local p f flt=0 usr=0 sys=0
+    for p in $(pgrep -P "$PID"); do
+        f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        f=${f##*) }          # fields from 3 on: state ppid ...
+        set -- $f
+        flt=$((flt + $8))
+        usr=$((usr + ${12}))
+        sys=$((sys + ${13}))
+    done
+    echo "$flt $usr $sys"
+}
+
+measure() {   # label
+    local label=$1 i f=$TMP/times-$1
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/metrics"    # warm up
+    : > "$f"
+    local before after
+    before=$(workers_stat)
+    for i in $(seq 1 "$SCRAPES"); do
+        curl -s -o /dev/null \
+            -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\n' \
+            "http://127.0.0.1:$PORT/metrics" >> "$f"
+    done
+    after=$(workers_stat)
+    read -r FLT[$label] USR[$label] SYS[$label] < <(perl -e '
+        my ($f0, $u0, $s0, $f1, $u1, $s1, $n, $hz) = @ARGV;
+        printf "%.0f %.1f %.1f\n", ($f1 - $f0) / $n, 1000 * ($u1 - $u0) / $hz / $n,
+            1000 * ($s1 - $s0) / $hz / $n;' \
+        $before $after "$SCRAPES" "$(getconf CLK_TCK)")
+    if awk '$3 != 200 {bad = 1} END {exit !bad}' "$f"; then
+        echo "a scrape failed:" >&2; cat "$f" >&2; exit 1
+    fi
+    read -r MED[$label] P95[$label] SIZE[$label] TTFB[$label] < <(perl -e '
+        my (@t, @f, $size);
+        while (<STDIN>) {
+            my ($s, $b, $c, $fb) = split;
+            push @t, $s * 1000; push @f, $fb * 1000; $size = $b;
+        }
+        sub med { my @v = sort { $a <=> $b } @_; my $n = @v;
+                  $n % 2 ? $v[$n/2] : ($v[$n/2-1] + $v[$n/2]) / 2 }
+        my @s = sort { $a <=> $b } @t;
+        my $p95 = $s[int(0.95 * (@s - 1) + 0.5)];
+        printf "%.2f %.2f %d %.2f\n", med(@t), $p95, $size, med(@f);' < "$f")
+    NSER[$label]=$(metric nginx_monitoring_series)
+    printf '  %-5s series=%-6s median=%7s ms  p95=%7s ms  ttfb=%7s ms  size=%9s bytes  (%s scrapes)\n' \
+        "$label" "${NSER[$label]}" "${MED[$label]}" "${P95[$label]}" "${TTFB[$label]}" \
+        "${SIZE[$label]}" "$SCRAPES"
+    printf '  %-5s nginx worker CPU per scrape: user %s ms + system %s ms, minor page faults: %s\n' \
+        "" "${USR[$label]}" "${SYS[$label]}" "${FLT[$label]}"
+}
+
+echo "# scrape: /metrics time against the number of series"
+echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
+echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
+echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), $(curl --version | head -1 | cut -d' ' -f1-2)"
+echo "# nginx: $NGINX -p $DIR/ -c $DIR/nginx.conf -e $DIR/error.log   # port $PORT"
+echo "# each scrape: curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\\n' http://127.0.0.1:$PORT/metrics"
+echo "# the module renders the whole response before the header goes out, so"
+echo "# time_starttransfer (TTFB) is about the render time; the rest is transfer"
+echo "# worker CPU and faults: utime, stime, minflt of the nginx workers (/proc/PID/stat), per scrape"
+echo
+
+measure base
+populate 0 "$SERIES1"
+measure s1
+populate "$SERIES1" "$SERIES2"
+measure s2
+
+dropped=$(metric nginx_monitoring_series_dropped_total)
+echo "  series dropped (overflow): $dropped"
+[ "$dropped" = 0 ] || echo "  WARNING: the zone overflowed, enlarge it"
+
+echo
+perl -e '
+    my ($n0, $n1, $n2, $t0, $t1, $t2, $z0, $z1, $z2) = @ARGV;
+    my $us1 = 1000 * ($t1 - $t0) / ($n1 - $n0);
+    my $us2 = 1000 * ($t2 - $t1) / ($n2 - $n1);
+    printf "per-series cost, base -> %d: %.3f us, %d -> %d: %.3f us\n", $n1, $us1, $n1, $n2, $us2;
+    printf "response bytes per series: %.0f\n", ($z2 - $z1) / ($n2 - $n1);
+    printf "time ratio (t(%d) - t(base)) / (t(%d) - t(base)) = %.2f (series ratio %.2f)\n",
+        $n2, $n1, ($t2 - $t0) / ($t1 - $t0), ($n2 - $n0) / ($n1 - $n0);
+' "${NSER[base]}" "${NSER[s1]}" "${NSER[s2]}" "${MED[base]}" "${MED[s1]}" "${MED[s2]}" \
+  "${SIZE[base]}" "${SIZE[s1]}" "${SIZE[s2]}"
+
+if [ "$PROFILE" = 1 ]; then
+    kill -QUIT "$PID"
+    wait "$PID" || true
+    PID=
+
+    echo
+    echo "## callgrind of the render, $SERIES1 series, 2 scrapes"
+    PDIR=$TMP/profile
+    PPORT=$(free_port)
+    write_conf "$PDIR" "$PPORT" "master_process off;
+worker_processes 1;"
+    echo "  valgrind --tool=callgrind --callgrind-out-file=$PDIR/cg.out --collect-atstart=no --toggle-collect=ngx_http_monitoring_metrics_handler $NGINX -p $PDIR/ -c $PDIR/nginx.conf -e $PDIR/error.log"
+    valgrind --tool=callgrind --callgrind-out-file="$PDIR/cg.out" \
+        --collect-atstart=no \
+        --toggle-collect=ngx_http_monitoring_metrics_handler \
+        "$NGINX" -p "$PDIR/" -c "$PDIR/nginx.conf" -e "$PDIR/error.log" \
+        > "$PDIR/valgrind.log" 2>&1 &
+    PID=$!
+    wait_http "$PPORT" || { cat "$PDIR/valgrind.log" "$PDIR/error.log" >&2; exit 1; }
+    populate 0 "$SERIES1" "$PPORT"
+    for _ in 1 2; do
+        curl -s -o /dev/null "http://127.0.0.1:$PPORT/metrics"
+    done
+    kill -QUIT "$PID"
+    wait "$PID" || true
+    PID=
+    callgrind_annotate --auto=no --threshold=100 "$PDIR/cg.out" 2>/dev/null \
+    | perl -e '
+        my ($series, %fn, $total) = ($ARGV[0]);
+        while (<STDIN>) {
+            if (/^\s*([\d,]+)\s.*PROGRAM TOTALS/) { ($total = $1) =~ tr/,//d; next }
+            next unless /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*?)\s*$/;
+            my ($ir, $f) = ($1, $2);
+            $ir =~ tr/,//d;
+            $f =~ s/^.*?:(?=[^:]+(?: \[|$))//;
+            $f =~ s/\s+\[.*\]$//;
+            $fn{$f} += $ir;
+        }
+        printf "  Ir per scrape: %.1f M, per series: %.0f\n", $total / 2e6, $total / 2 / $series;
+        printf "  %9s %7s  %s\n", "Ir/series", "share", "function (exclusive)";
+        for (sort { $fn{$b} <=> $fn{$a} } keys %fn) {
+            last if $fn{$_} < $total / 200;
+            printf "  %9.0f %6.1f%%  %s\n", $fn{$_} / 2 / $series, 100 * $fn{$_} / $total, $_;
+        }' "$SERIES1"
+fi
+
+echo
+if perl -e "exit !(${MED[s1]} <= $TARGET)"; then
+    echo "RESULT: PASS median=${MED[s1]} ms p95=${P95[s1]} ms at ${NSER[s1]} series (target <= $TARGET ms)"
+else
+    echo "RESULT: FAIL median=${MED[s1]} ms p95=${P95[s1]} ms at ${NSER[s1]} series (target <= $TARGET ms)"
+fi

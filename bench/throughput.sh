@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+#
+# Throughput with recording on vs. the same nginx without the module.
+#
+# Two nginx instances (2 worker processes each, `return 200` location,
+# keepalive) run side by side on different ports; one loads the module and
+# records every request (`monitoring main;`), the other has no module.  wrk
+# alternates between them, ABBA order (on, off, off, on, ...) so a drift in
+# machine load hits both alike.  Reports each run's requests/s, the medians
+# and median(on) / median(off).
+#
+# Environment: NGINX, MODULE, ROUNDS (5 runs per config), DURATION (10s),
+# THREADS (2), CONNECTIONS (50), TARGET (97 percent).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-50}
+TARGET=${TARGET:-97}
+
+for t in wrk curl perl "$NGINX"; do
+    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
+done
+[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/monbench-throughput.XXXXXX)
+declare -A PID PORT
+
+cleanup() {
+    local m p
+    for m in "${!PID[@]}"; do
+        p=${PID[$m]}
+        kill -0 "$p" 2>/dev/null && kill -QUIT "$p" 2>/dev/null || true
+    done
+    for m in "${!PID[@]}"; do
+        p=${PID[$m]}
+        for _ in $(seq 1 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "bind: $!";
+        print $s->sockport, "\n";'
+}
+
+wait_http() {
+    local port=$1 pid=$2
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# identical configs but for load_module and the monitoring directives; the
+# off config answers /metrics with a 404 so that both have the same locations
+write_conf() {    # dir port on|off
+    local dir=$1 port=$2 mode=$3
+    mkdir -p "$dir/tmp"
+    {
+        [ "$mode" = on ] && echo "load_module $MODULE;"
+        cat <<EOF
+user root;
+daemon off;
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+EOF
+        if [ "$mode" = on ]; then
+            echo "    monitoring_zone main 16m;"
+            echo "    monitoring main;"
+        fi
+        cat <<EOF
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name bench;
+
+        location / {
+            return 200 "ok";
+        }
+
+        location = /metrics {
+EOF
+        if [ "$mode" = on ]; then
+            echo "            monitoring_metrics;"
+            echo "            monitoring off;"
+        else
+            echo "            return 404;"
+        fi
+        cat <<EOF
+        }
+    }
+}
+EOF
+    } > "$dir/nginx.conf"
+}
+
+start() {   # on|off
+    local mode=$1 dir=$TMP/$1
+    PORT[$mode]=$(free_port)
+    write_conf "$dir" "${PORT[$mode]}" "$mode"
+    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -t -q \
+        2>"$dir/t.log" || { cat "$dir/t.log" >&2; exit 1; }
+    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+        >"$dir/stdout.log" 2>&1 &
+    PID[$mode]=$!
+    wait_http "${PORT[$mode]}" "${PID[$mode]}" \
+        || { echo "nginx ($mode) did not start" >&2; cat "$dir/error.log" >&2; exit 1; }
+    echo "started ($mode): $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log   # port ${PORT[$mode]}"
+}
+
+declare -A RPS TOTAL
+TOTAL[on]=0
+TOTAL[off]=0
+
+bench() {   # mode label -> appends to RPS[mode]
+    local mode=$1 label=$2 out rps reqs
+    out=$TMP/wrk-$mode-$label.log
+    timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+        "http://127.0.0.1:${PORT[$mode]}/" > "$out" 2>&1 \
+        || { cat "$out" >&2; exit 1; }
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    reqs=$(awk '/requests in/ {print $1}' "$out")
+    if grep -q 'Non-2xx\|Socket errors' "$out"; then
+        echo "wrk reported errors:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    TOTAL[$mode]=$(( ${TOTAL[$mode]} + reqs ))
+    [ "$label" = warmup ] && { printf '  %-8s %-4s %12s req/s\n' "$label" "$mode" "$rps"; return; }
+    RPS[$mode]="${RPS[$mode]:-} $rps"
+    printf '  %-8s %-4s %12s req/s\n' "$label" "$mode" "$rps"
+}
+
+median() {
+    perl -e 'my @v = sort { $a <=> $b } @ARGV; my $n = @v;
+             printf "%.1f", $n % 2 ? $v[$n/2] : ($v[$n/2-1] + $v[$n/2]) / 2' "$@"
+}
+
+echo "# throughput: wrk against return 200, module on vs off, 2 workers"
+echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
+echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
+echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "# loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+start on
+start off
+echo "wrk: wrk -t$THREADS -c$CONNECTIONS -d$DURATION http://127.0.0.1:PORT/"
+echo
+
+bench on warmup
+bench off warmup
+
+for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+        bench on "round$r"
+        bench off "round$r"
+    else
+        bench off "round$r"
+        bench on "round$r"
+    fi
+done
+
+m_on=$(median ${RPS[on]})
+m_off=$(median ${RPS[off]})
+ratio=$(perl -e "printf '%.1f', 100 * $m_on / $m_off")
+
+echo
+echo "on  runs:${RPS[on]}"
+echo "off runs:${RPS[off]}"
+printf 'median on:  %12s req/s\n' "$m_on"
+printf 'median off: %12s req/s\n' "$m_off"
+printf 'ratio:      %11s %%   (target >= %s%%)\n' "$ratio" "$TARGET"
+
+# sanity: the on instance recorded what wrk sent (wrk does not count the
+# responses still in flight when it stops, so nginx may count a few more)
+counted=$(curl -s "http://127.0.0.1:${PORT[on]}/metrics" \
+    | awk '/^nginx_worker_requests_total/ {s += $NF} END {printf "%d", s}')
+echo "requests completed by wrk against on: ${TOTAL[on]}, recorded by the module: $counted"
+echo "# loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+if perl -e "exit !($ratio >= $TARGET)"; then
+    echo "RESULT: PASS ratio=$ratio% (target >= $TARGET%)"
+else
+    echo "RESULT: FAIL ratio=$ratio% (target >= $TARGET%)"
+fi
