@@ -37,14 +37,17 @@ typedef struct {
 static ngx_uint_t ngx_http_monitoring_accepts_openmetrics(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_monitoring_render(ngx_http_monitoring_out_t *o);
-static ngx_int_t ngx_http_monitoring_requests(ngx_http_monitoring_out_t *o);
-static ngx_int_t ngx_http_monitoring_durations(ngx_http_monitoring_out_t *o);
+static ngx_int_t ngx_http_monitoring_statuses(ngx_http_monitoring_out_t *o,
+    ngx_uint_t kind, ngx_str_t *name, char *help);
+static ngx_int_t ngx_http_monitoring_histograms(ngx_http_monitoring_out_t *o,
+    ngx_uint_t kind, ngx_str_t *name, char *help);
 static ngx_int_t ngx_http_monitoring_counters(ngx_http_monitoring_out_t *o);
 static ngx_int_t ngx_http_monitoring_zones(ngx_http_monitoring_out_t *o);
 static ngx_int_t ngx_http_monitoring_globals(ngx_http_monitoring_out_t *o);
 static ngx_int_t ngx_http_monitoring_status_line(ngx_http_monitoring_out_t *o,
-    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_series_t *s,
-    ngx_uint_t status, ngx_atomic_uint_t count);
+    ngx_str_t *name, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_uint_t status,
+    ngx_atomic_uint_t count);
 static ngx_int_t ngx_http_monitoring_zone_line(ngx_http_monitoring_out_t *o,
     ngx_http_monitoring_zone_t *zone, char *name, char *label,
     ngx_atomic_uint_t value);
@@ -83,14 +86,28 @@ static ngx_http_monitoring_counter_t  ngx_http_monitoring_series_counters[] = {
 };
 
 
-/* series of all hash chains, then the overflow series once it is used */
+static ngx_str_t  ngx_http_monitoring_requests =
+    ngx_string("nginx_http_requests_total");
+static ngx_str_t  ngx_http_monitoring_durations =
+    ngx_string("nginx_http_request_duration_seconds");
+static ngx_str_t  ngx_http_monitoring_upstream_requests =
+    ngx_string("nginx_http_upstream_requests_total");
+static ngx_str_t  ngx_http_monitoring_upstream_durations =
+    ngx_string("nginx_http_upstream_response_duration_seconds");
 
-#define ngx_http_monitoring_for_each_series(sh, i, s)                         \
+
+/*
+ * the series of one kind in all hash chains, then the kind's overflow
+ * series once it is used
+ */
+
+#define ngx_http_monitoring_for_each_series(sh, kind, i, s)                   \
     for (i = 0; i <= (sh)->hash_mask + 1; i++)                                \
         for (s = (i <= (sh)->hash_mask) ? (sh)->hash[i]                       \
-                 : ((sh)->dropped ? (sh)->overflow : NULL);                   \
+                 : ((sh)->overflow_used[kind] ? (sh)->overflow[kind] : NULL); \
              s;                                                               \
-             s = s->next)
+             s = s->next)                                                     \
+            if (ngx_http_monitoring_kind(s) == (kind))
 
 
 ngx_int_t
@@ -205,9 +222,26 @@ ngx_http_monitoring_render(ngx_http_monitoring_out_t *o)
 {
     u_char  *p;
 
-    if (ngx_http_monitoring_requests(o) != NGX_OK
-        || ngx_http_monitoring_durations(o) != NGX_OK
+    if (ngx_http_monitoring_statuses(o, NGX_HTTP_MONITORING_REQUEST,
+                                     &ngx_http_monitoring_requests,
+                                     "HTTP requests by server, endpoint, "
+                                     "method and status.")
+           != NGX_OK
+        || ngx_http_monitoring_histograms(o, NGX_HTTP_MONITORING_REQUEST,
+                                          &ngx_http_monitoring_durations,
+                                          "Request processing time, from the "
+                                          "first byte read to the log phase.")
+           != NGX_OK
         || ngx_http_monitoring_counters(o) != NGX_OK
+        || ngx_http_monitoring_statuses(o, NGX_HTTP_MONITORING_UPSTREAM,
+                                     &ngx_http_monitoring_upstream_requests,
+                                     "Attempts at upstream peers by status.")
+           != NGX_OK
+        || ngx_http_monitoring_histograms(o, NGX_HTTP_MONITORING_UPSTREAM,
+                                     &ngx_http_monitoring_upstream_durations,
+                                     "Upstream response time of each "
+                                     "attempt.")
+           != NGX_OK
         || ngx_http_monitoring_zones(o) != NGX_OK
         || ngx_http_monitoring_globals(o) != NGX_OK)
     {
@@ -228,7 +262,8 @@ ngx_http_monitoring_render(ngx_http_monitoring_out_t *o)
 
 
 static ngx_int_t
-ngx_http_monitoring_requests(ngx_http_monitoring_out_t *o)
+ngx_http_monitoring_statuses(ngx_http_monitoring_out_t *o, ngx_uint_t kind,
+    ngx_str_t *name, char *help)
 {
     ngx_uint_t                     i, z, status;
     ngx_atomic_uint_t              count;
@@ -237,9 +272,7 @@ ngx_http_monitoring_requests(ngx_http_monitoring_out_t *o)
     ngx_http_monitoring_series_t  *s;
     ngx_http_monitoring_status_t  *st;
 
-    if (ngx_http_monitoring_family(o, "nginx_http_requests_total", "counter",
-                                   "HTTP requests by server, endpoint, "
-                                   "method and status.")
+    if (ngx_http_monitoring_family(o, (char *) name->data, "counter", help)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -249,29 +282,29 @@ ngx_http_monitoring_requests(ngx_http_monitoring_out_t *o)
         zone = o->zones[z]->data;
         sh = zone->sh;
 
-        ngx_http_monitoring_for_each_series(sh, i, s) {
+        ngx_http_monitoring_for_each_series(sh, kind, i, s) {
 
             for (st = s->status; st; st = st->next) {
-                if (ngx_http_monitoring_status_line(o, zone, s, st->status,
-                                                    st->count)
+                if (ngx_http_monitoring_status_line(o, name, zone, s,
+                                                    st->status, st->count)
                     != NGX_OK)
                 {
                     return NGX_ERROR;
                 }
             }
 
-            if (s != sh->overflow) {
+            if (s != sh->overflow[kind]) {
                 continue;
             }
 
             for (status = 0; status < NGX_HTTP_MONITORING_MAX_STATUS;
                  status++)
             {
-                count = sh->overflow_status[status];
+                count = sh->overflow_status[kind][status];
 
                 if (count
-                    && ngx_http_monitoring_status_line(o, zone, s, status,
-                                                       count)
+                    && ngx_http_monitoring_status_line(o, name, zone, s,
+                                                       status, count)
                        != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -286,12 +319,11 @@ ngx_http_monitoring_requests(ngx_http_monitoring_out_t *o)
 
 static ngx_int_t
 ngx_http_monitoring_status_line(ngx_http_monitoring_out_t *o,
-    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_series_t *s,
-    ngx_uint_t status, ngx_atomic_uint_t count)
+    ngx_str_t *name, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_uint_t status,
+    ngx_atomic_uint_t count)
 {
     u_char  *p;
-
-    static ngx_str_t  name = ngx_string("nginx_http_requests_total");
 
     p = ngx_http_monitoring_reserve(o, NGX_HTTP_MONITORING_LINE_MAX
                                        + zone->label.len + s->labels_len);
@@ -299,7 +331,7 @@ ngx_http_monitoring_status_line(ngx_http_monitoring_out_t *o,
         return NGX_ERROR;
     }
 
-    p = ngx_http_monitoring_series_start(p, &name, zone, s);
+    p = ngx_http_monitoring_series_start(p, name, zone, s);
     p = ngx_cpymem(p, ",status=\"", sizeof(",status=\"") - 1);
     p = ngx_http_monitoring_uint(p, status);
     p = ngx_cpymem(p, "\"} ", sizeof("\"} ") - 1);
@@ -318,36 +350,36 @@ ngx_http_monitoring_status_line(ngx_http_monitoring_out_t *o,
  */
 
 static ngx_int_t
-ngx_http_monitoring_durations(ngx_http_monitoring_out_t *o)
+ngx_http_monitoring_histograms(ngx_http_monitoring_out_t *o, ngx_uint_t kind,
+    ngx_str_t *name, char *help)
 {
     u_char                        *p;
     uint64_t                       total;
+    ngx_str_t                      bucket, sum, count;
     ngx_uint_t                     i, j, z, n;
     ngx_http_monitoring_sh_t      *sh;
     ngx_http_monitoring_zone_t    *zone;
     ngx_http_monitoring_series_t  *s;
+    u_char                         names[3][NGX_HTTP_MONITORING_LINE_MAX];
 
-    static ngx_str_t  bucket = ngx_string(
-                                 "nginx_http_request_duration_seconds_bucket");
-    static ngx_str_t  sum = ngx_string(
-                                 "nginx_http_request_duration_seconds_sum");
-    static ngx_str_t  count = ngx_string(
-                                 "nginx_http_request_duration_seconds_count");
-
-    if (ngx_http_monitoring_family(o, "nginx_http_request_duration_seconds",
-                                   "histogram",
-                                   "Request processing time, from the first "
-                                   "byte read to the log phase.")
+    if (ngx_http_monitoring_family(o, (char *) name->data, "histogram", help)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    bucket.data = names[0];
+    bucket.len = ngx_sprintf(names[0], "%V_bucket", name) - names[0];
+    sum.data = names[1];
+    sum.len = ngx_sprintf(names[1], "%V_sum", name) - names[1];
+    count.data = names[2];
+    count.len = ngx_sprintf(names[2], "%V_count", name) - names[2];
+
     for (z = 0; z < o->nzones; z++) {
         zone = o->zones[z]->data;
         sh = zone->sh;
 
-        ngx_http_monitoring_for_each_series(sh, i, s) {
+        ngx_http_monitoring_for_each_series(sh, kind, i, s) {
 
             n = s->bounds->n;
 
@@ -420,8 +452,10 @@ ngx_http_monitoring_counters(ngx_http_monitoring_out_t *o)
             zone = o->zones[z]->data;
             sh = zone->sh;
 
-            ngx_http_monitoring_for_each_series(sh, i, s) {
-
+            ngx_http_monitoring_for_each_series(sh,
+                                                NGX_HTTP_MONITORING_REQUEST,
+                                                i, s)
+            {
                 p = ngx_http_monitoring_reserve(o,
                                           NGX_HTTP_MONITORING_LINE_MAX
                                           + zone->label.len + s->labels_len);
