@@ -12,8 +12,15 @@
 
 #define NGX_HTTP_MONITORING_NORMALIZE_MAX  1024
 
+#define NGX_HTTP_MONITORING_DIGIT          0x01
+#define NGX_HTTP_MONITORING_HEX            0x02
+#define NGX_HTTP_MONITORING_TOKEN          0x04
 
-static ngx_int_t ngx_http_monitoring_is_id(u_char *p, size_t len);
+
+static ngx_int_t ngx_http_monitoring_is_uuid(u_char *p, size_t len);
+
+
+static u_char  ngx_http_monitoring_class[256];
 
 
 /* worker processes handle one request at a time */
@@ -196,8 +203,9 @@ size_t
 ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
     size_t len)
 {
-    u_char  *d, *end, *last, *seg;
-    size_t   n;
+    u_char      *d, *end, *last, *seg;
+    size_t       n;
+    ngx_uint_t   c, all, digits;
 
     d = dst;
     end = dst + max;
@@ -211,17 +219,25 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
         }
 
         seg = src;
+        all = NGX_HTTP_MONITORING_DIGIT|NGX_HTTP_MONITORING_HEX
+              |NGX_HTTP_MONITORING_TOKEN;
+        digits = 0;
 
         while (src < last && *src != '/') {
-            src++;
+            c = ngx_http_monitoring_class[*src++];
+            all &= c;
+            digits += c & NGX_HTTP_MONITORING_DIGIT;
         }
 
-        if (ngx_http_monitoring_is_id(seg, src - seg)) {
+        n = src - seg;
+
+        if ((all & NGX_HTTP_MONITORING_DIGIT)
+            || ((all & NGX_HTTP_MONITORING_HEX) && n >= 16)
+            || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20 && digits)
+            || ngx_http_monitoring_is_uuid(seg, n))
+        {
             seg = (u_char *) "{id}";
             n = sizeof("{id}") - 1;
-
-        } else {
-            n = src - seg;
         }
 
         n = ngx_min(n, (size_t) (end - d));
@@ -232,67 +248,61 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
 }
 
 
-/*
- * an identifier: all digits; a UUID; 16 or more hex digits; or a token
- * of 20 or more letters, digits, "-" and "_" with at least one digit
- */
-
 static ngx_int_t
-ngx_http_monitoring_is_id(u_char *p, size_t len)
+ngx_http_monitoring_is_uuid(u_char *p, size_t len)
 {
-    u_char      c;
-    size_t      i;
-    ngx_uint_t  digits, hex, token, dashes;
+    size_t  i;
 
-    digits = 0;
-    hex = 0;
-    token = 0;
-    dashes = 0;
+    if (len != 36) {
+        return 0;
+    }
 
-    for (i = 0; i < len; i++) {
-        c = p[i];
-
-        if (c >= '0' && c <= '9') {
-            digits++;
-            hex++;
-            token++;
-
-        } else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
-            hex++;
-            token++;
-
-        } else if ((c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z')
-                   || c == '_')
-        {
-            token++;
-
-        } else if (c == '-') {
-            token++;
-
-            if (i == 8 || i == 13 || i == 18 || i == 23) {
-                dashes++;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-') {
+                return 0;
             }
 
-        } else {
+        } else if (!(ngx_http_monitoring_class[p[i]]
+                     & NGX_HTTP_MONITORING_HEX))
+        {
             return 0;
         }
     }
 
-    if (len == 0) {
-        return 0;
-    }
+    return 1;
+}
 
-    if (digits == len) {
-        return 1;
-    }
 
-    if (len == 36 && dashes == 4 && hex == 32) {
-        return 1;
-    }
+/*
+ * segments made only of such bytes may be identifiers: all digits,
+ * 16 or more hex digits, or a token of 20 or more letters, digits, "-"
+ * and "_" with at least one digit
+ */
 
-    if (len >= 16 && hex == len) {
-        return 1;
-    }
+void
+ngx_http_monitoring_normalize_init(void)
+{
+    ngx_uint_t  c;
 
-    return len >= 20 && token == len && digits > 0;
+    for (c = 0; c < 256; c++) {
+
+        if (c >= '0' && c <= '9') {
+            ngx_http_monitoring_class[c] = NGX_HTTP_MONITORING_DIGIT
+                                           |NGX_HTTP_MONITORING_HEX
+                                           |NGX_HTTP_MONITORING_TOKEN;
+
+        } else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+            ngx_http_monitoring_class[c] = NGX_HTTP_MONITORING_HEX
+                                           |NGX_HTTP_MONITORING_TOKEN;
+
+        } else if ((c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z')
+                   || c == '_' || c == '-')
+        {
+            ngx_http_monitoring_class[c] = NGX_HTTP_MONITORING_TOKEN;
+
+        } else {
+            ngx_http_monitoring_class[c] = 0;
+        }
+    }
 }
