@@ -18,6 +18,10 @@ static char *ngx_http_monitoring(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_monitoring_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_monitoring_normalize(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_monitoring_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_monitoring_slow_threshold(ngx_conf_t *cf,
@@ -53,6 +57,27 @@ static ngx_command_t  ngx_http_monitoring_commands[] = {
     { ngx_string("monitoring_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_monitoring_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_normalize"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_monitoring_normalize,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_normalize_auto"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_monitoring_loc_conf_t, normalize_auto),
+      NULL },
+
+    { ngx_string("monitoring_label"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_monitoring_label,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -114,6 +139,15 @@ ngx_module_t  ngx_http_monitoring_module = {
 
 
 /* the Prometheus client defaults, 5ms .. 10s */
+
+/* label names the module renders itself */
+
+static char  *ngx_http_monitoring_reserved[] = {
+    "zone", "server", "endpoint", "method", "status", "le", "worker",
+    "upstream", "peer", "state", "version", "module_version", "alertname",
+    "alertstate", "severity", "instance", "job", "quantile", NULL
+};
+
 
 static struct {
     ngx_http_monitoring_bounds_t    *next;
@@ -404,6 +438,127 @@ ngx_http_monitoring_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_monitoring_normalize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_http_monitoring_rule_t  *rule;
+
+    if (mlcf->rules == NULL) {
+        mlcf->rules = ngx_array_create(cf->pool, 4,
+                                       sizeof(ngx_http_monitoring_rule_t));
+        if (mlcf->rules == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rule = ngx_array_push(mlcf->rules);
+    if (rule == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_monitoring_rule_compile(cf, rule, &value[1], &value[2]);
+}
+
+
+static char *
+ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    u_char                            *p;
+    ngx_str_t                         *value;
+    ngx_uint_t                         i;
+    ngx_http_monitoring_label_t       *label;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'
+            || (p != value[1].data && *p >= '0' && *p <= '9'))
+        {
+            continue;
+        }
+
+        break;
+    }
+
+    if (value[1].len == 0
+        || value[1].len > NGX_HTTP_MONITORING_NAME_MAX
+        || p != value[1].data + value[1].len
+        || (value[1].len >= 2 && value[1].data[0] == '_'
+            && value[1].data[1] == '_'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid label name \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; ngx_http_monitoring_reserved[i]; i++) {
+        if (ngx_strcmp(value[1].data, ngx_http_monitoring_reserved[i]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "reserved label name \"%V\" in \"%V\" "
+                               "directive", &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (mlcf->labels == NULL) {
+        mlcf->labels = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_monitoring_label_t));
+        if (mlcf->labels == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    label = mlcf->labels->elts;
+
+    for (i = 0; i < mlcf->labels->nelts; i++) {
+        if (label[i].name.len == value[1].len
+            && ngx_strcmp(label[i].name.data, value[1].data) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate label \"%V\" in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (mlcf->labels->nelts == NGX_HTTP_MONITORING_MAX_LABELS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many labels in \"%V\" directive, "
+                           "the maximum is %d", &cmd->name,
+                           NGX_HTTP_MONITORING_MAX_LABELS);
+        return NGX_CONF_ERROR;
+    }
+
+    label = ngx_array_push(mlcf->labels);
+    if (label == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    label->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &label->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_monitoring_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_monitoring_loc_conf_t *mlcf = conf;
@@ -624,11 +779,14 @@ ngx_http_monitoring_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     mlcf->labels = NULL;
+     *     mlcf->rules = NULL;
      *     mlcf->metrics = NULL;
      */
 
     mlcf->zone = NGX_CONF_UNSET_PTR;
     mlcf->endpoint = NGX_CONF_UNSET_PTR;
+    mlcf->normalize_auto = NGX_CONF_UNSET;
     mlcf->bounds = NGX_CONF_UNSET_PTR;
     mlcf->slow_threshold = NGX_CONF_UNSET_MSEC;
 
@@ -644,6 +802,18 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->zone, prev->zone, NULL);
     ngx_conf_merge_ptr_value(conf->endpoint, prev->endpoint, NULL);
+    ngx_conf_merge_value(conf->normalize_auto, prev->normalize_auto, 1);
+
+    /* as proxy_set_header: a level with its own list inherits none */
+
+    if (conf->labels == NULL) {
+        conf->labels = prev->labels;
+    }
+
+    if (conf->rules == NULL) {
+        conf->rules = prev->rules;
+    }
+
     ngx_conf_merge_ptr_value(conf->bounds, prev->bounds,
                              ngx_http_monitoring_default_bounds);
     ngx_conf_merge_msec_value(conf->slow_threshold, prev->slow_threshold,
@@ -679,6 +849,8 @@ ngx_http_monitoring_init(ngx_conf_t *cf)
     if (mmcf->zones.nelts == 0) {
         return NGX_OK;
     }
+
+    ngx_http_monitoring_normalize_init();
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -16,16 +16,25 @@
 #define NGX_HTTP_MONITORING_VERSION        "0.1.0"
 
 /* bump whenever the layout of the shared memory structures changes */
-#define NGX_HTTP_MONITORING_LAYOUT         1
+#define NGX_HTTP_MONITORING_LAYOUT         2
 
 #define NGX_HTTP_MONITORING_MIN_SIZE       (128 * 1024)
 #define NGX_HTTP_MONITORING_MAX_BUCKETS    32
 #define NGX_HTTP_MONITORING_MAX_WORKERS    256
 #define NGX_HTTP_MONITORING_MAX_STATUS     1000
 #define NGX_HTTP_MONITORING_PART_MAX       255
-#define NGX_HTTP_MONITORING_KEY_MAX        1024
+#define NGX_HTTP_MONITORING_VALUE_MAX      128
+#define NGX_HTTP_MONITORING_NAME_MAX       64
+#define NGX_HTTP_MONITORING_MAX_LABELS     8
+#define NGX_HTTP_MONITORING_MAX_CAPTURES   9
+#define NGX_HTTP_MONITORING_KEY_MAX        4096
 #define NGX_HTTP_MONITORING_CHUNK_SIZE     (16 * 1024)
 #define NGX_HTTP_MONITORING_LOG_INTERVAL   60
+
+/* the first byte of a series key: what the series counts */
+#define NGX_HTTP_MONITORING_REQUEST        0
+#define NGX_HTTP_MONITORING_UPSTREAM       1
+#define NGX_HTTP_MONITORING_KINDS          2
 
 
 typedef struct ngx_http_monitoring_series_s  ngx_http_monitoring_series_t;
@@ -95,9 +104,12 @@ typedef struct {
     ngx_atomic_t                     dropped;
     ngx_atomic_t                     restarts;
     ngx_atomic_t                     full_logged;
-    ngx_http_monitoring_series_t    *overflow;
+    ngx_atomic_t                     overflow_used[
+                                         NGX_HTTP_MONITORING_KINDS];
+    ngx_http_monitoring_series_t    *overflow[NGX_HTTP_MONITORING_KINDS];
     ngx_atomic_t                     overflow_status[
-                                         NGX_HTTP_MONITORING_MAX_STATUS];
+                                         NGX_HTTP_MONITORING_KINDS]
+                                         [NGX_HTTP_MONITORING_MAX_STATUS];
     ngx_http_monitoring_worker_t     workers[
                                          NGX_HTTP_MONITORING_MAX_WORKERS];
 } ngx_http_monitoring_sh_t;
@@ -131,8 +143,32 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                        name;
+    ngx_http_complex_value_t         value;
+} ngx_http_monitoring_label_t;
+
+
+/* a replacement is a list of literal parts and capture references */
+
+typedef struct {
+    ngx_str_t                        text;
+    ngx_int_t                        capture;   /* -1: literal text */
+} ngx_http_monitoring_part_t;
+
+
+typedef struct {
+    ngx_regex_t                     *regex;
+    ngx_str_t                        pattern;
+    ngx_array_t                      parts;     /* part_t */
+} ngx_http_monitoring_rule_t;
+
+
+typedef struct {
     ngx_shm_zone_t                  *zone;
     ngx_http_complex_value_t        *endpoint;
+    ngx_array_t                     *labels;    /* label_t */
+    ngx_array_t                     *rules;     /* rule_t */
+    ngx_flag_t                       normalize_auto;
     ngx_http_monitoring_bounds_t    *bounds;
     ngx_msec_t                       slow_threshold;
     ngx_array_t                     *metrics;  /* ngx_shm_zone_t * */
@@ -141,6 +177,8 @@ typedef struct {
 
 #define ngx_http_monitoring_key(s)                                            \
     ((u_char *) &(s)->bucket[(s)->bounds->n + 1])
+
+#define ngx_http_monitoring_kind(s)  (ngx_http_monitoring_key(s)[0])
 
 
 ngx_int_t ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -156,6 +194,17 @@ size_t ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone);
 ngx_int_t ngx_http_monitoring_log_handler(ngx_http_request_t *r);
 size_t ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
     size_t max);
+u_char *ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value,
+    size_t max);
+
+char *ngx_http_monitoring_rule_compile(ngx_conf_t *cf,
+    ngx_http_monitoring_rule_t *rule, ngx_str_t *regex,
+    ngx_str_t *replacement);
+u_char *ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
+    ngx_http_monitoring_loc_conf_t *mlcf, ngx_str_t *value, u_char *p);
+size_t ngx_http_monitoring_normalize_auto(u_char *dst, size_t max,
+    u_char *src, size_t len);
+void ngx_http_monitoring_normalize_init(void);
 
 ngx_int_t ngx_http_monitoring_metrics_handler(ngx_http_request_t *r);
 

@@ -10,28 +10,35 @@
 #include "ngx_http_monitoring_module.h"
 
 
-static u_char *ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value);
+static void ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status,
+    ngx_log_t *log);
+static void ngx_http_monitoring_upstreams(ngx_http_request_t *r,
+    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len);
 
 
 static ngx_str_t  ngx_http_monitoring_no_server = ngx_string("_");
 static ngx_str_t  ngx_http_monitoring_other_method = ngx_string("OTHER");
+static ngx_str_t  ngx_http_monitoring_no_upstream = ngx_string("-");
 
 /* worker processes handle one request at a time */
 
 static u_char  ngx_http_monitoring_key_buf[NGX_HTTP_MONITORING_KEY_MAX];
+static u_char  ngx_http_monitoring_upstream_buf[NGX_HTTP_MONITORING_KEY_MAX];
 
 
 ngx_int_t
 ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 {
-    u_char                          *p;
-    ngx_str_t                        endpoint, *server, *method;
-    ngx_uint_t                       i, n, status;
+    u_char                          *p, *labels;
+    ngx_str_t                        endpoint, value, *server, *method;
+    ngx_uint_t                       i, status;
     ngx_time_t                      *tp;
     ngx_msec_int_t                   ms;
     ngx_http_monitoring_sh_t        *sh;
     ngx_http_core_srv_conf_t        *cscf;
     ngx_http_monitoring_zone_t      *zone;
+    ngx_http_monitoring_label_t     *label;
     ngx_http_monitoring_series_t    *s;
     ngx_http_monitoring_loc_conf_t  *mlcf;
 
@@ -67,9 +74,30 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
         method = &ngx_http_monitoring_other_method;
     }
 
-    p = ngx_http_monitoring_key_part(ngx_http_monitoring_key_buf, server);
-    p = ngx_http_monitoring_key_part(p, &endpoint);
-    p = ngx_http_monitoring_key_part(p, method);
+    p = ngx_http_monitoring_key_buf;
+    *p++ = NGX_HTTP_MONITORING_REQUEST;
+
+    p = ngx_http_monitoring_key_part(p, server, NGX_HTTP_MONITORING_PART_MAX);
+    p = ngx_http_monitoring_endpoint_part(r, mlcf, &endpoint, p);
+    p = ngx_http_monitoring_key_part(p, method, NGX_HTTP_MONITORING_PART_MAX);
+
+    labels = p;
+
+    if (mlcf->labels) {
+        label = mlcf->labels->elts;
+
+        for (i = 0; i < mlcf->labels->nelts; i++) {
+            if (ngx_http_complex_value(r, &label[i].value, &value) != NGX_OK)
+            {
+                ngx_str_null(&value);
+            }
+
+            *p++ = (u_char) label[i].name.len;
+            p = ngx_cpymem(p, label[i].name.data, label[i].name.len);
+            p = ngx_http_monitoring_key_part(p, &value,
+                                             NGX_HTTP_MONITORING_VALUE_MAX);
+        }
+    }
 
     s = ngx_http_monitoring_series_get(zone, ngx_http_monitoring_key_buf,
                                        p - ngx_http_monitoring_key_buf,
@@ -81,16 +109,6 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
              ((tp->sec - r->start_sec) * 1000 + (tp->msec - r->start_msec));
     ms = ngx_max(ms, 0);
 
-    n = s->bounds->n;
-
-    for (i = 0; i < n; i++) {
-        if ((ngx_msec_t) ms <= s->bounds->msec[i]) {
-            break;
-        }
-    }
-
-    (void) ngx_atomic_fetch_add(&s->bucket[i], 1);
-    (void) ngx_atomic_fetch_add(&s->time_sum, ms);
     (void) ngx_atomic_fetch_add(&s->request_bytes, r->request_length);
     (void) ngx_atomic_fetch_add(&s->response_bytes, r->connection->sent);
 
@@ -113,22 +131,118 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
         status = 0;
     }
 
-    ngx_http_monitoring_status_add(zone, s, status, r->connection->log);
+    ngx_http_monitoring_record(zone, s, ms, status, r->connection->log);
 
     if (ngx_worker < NGX_HTTP_MONITORING_MAX_WORKERS) {
         (void) ngx_atomic_fetch_add(&sh->workers[ngx_worker].requests, 1);
+    }
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        ngx_http_monitoring_upstreams(r, mlcf, labels, p - labels);
     }
 
     return NGX_OK;
 }
 
 
-static u_char *
-ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value)
+/* a time in its bucket, the time sum and the status of a series */
+
+static void
+ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status,
+    ngx_log_t *log)
+{
+    ngx_uint_t  i, n;
+
+    n = s->bounds->n;
+
+    for (i = 0; i < n; i++) {
+        if (ms <= s->bounds->msec[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&s->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&s->time_sum, ms);
+
+    ngx_http_monitoring_status_add(zone, s, status, log);
+}
+
+
+/*
+ * each attempt at an upstream peer, as $upstream_addr lists them; the
+ * upstream is the upstream block, or the proxied host for an implicit one
+ */
+
+static void
+ngx_http_monitoring_upstreams(ngx_http_request_t *r,
+    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len)
+{
+    u_char                        *p, *start;
+    ngx_str_t                     *upstream;
+    ngx_uint_t                     i;
+    ngx_msec_t                     ms;
+    ngx_http_upstream_t           *u;
+    ngx_http_monitoring_zone_t    *zone;
+    ngx_http_monitoring_series_t  *s;
+    ngx_http_upstream_state_t     *state;
+
+    zone = mlcf->zone->data;
+    u = r->upstream;
+
+    if (u && u->upstream) {
+        upstream = &u->upstream->host;
+
+    } else if (u && u->resolved && u->resolved->host.len) {
+        upstream = &u->resolved->host;
+
+    } else {
+        upstream = &ngx_http_monitoring_no_upstream;
+    }
+
+    p = ngx_http_monitoring_upstream_buf;
+    *p++ = NGX_HTTP_MONITORING_UPSTREAM;
+
+    p = ngx_http_monitoring_key_part(p, upstream,
+                                     NGX_HTTP_MONITORING_PART_MAX);
+    start = p;
+
+    state = r->upstream_states->elts;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+
+        /* internal redirects separate the states of several upstreams */
+
+        if (state[i].peer == NULL) {
+            continue;
+        }
+
+        p = ngx_http_monitoring_key_part(start, state[i].peer,
+                                         NGX_HTTP_MONITORING_PART_MAX);
+        p = ngx_cpymem(p, labels, len);
+
+        s = ngx_http_monitoring_series_get(zone,
+                                   ngx_http_monitoring_upstream_buf,
+                                   p - ngx_http_monitoring_upstream_buf,
+                                   mlcf->bounds, r->connection->log);
+
+        ms = state[i].response_time;
+
+        if (ms == (ngx_msec_t) -1) {
+            ms = 0;
+        }
+
+        ngx_http_monitoring_record(zone, s, ms, state[i].status,
+                                   r->connection->log);
+    }
+}
+
+
+u_char *
+ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value, size_t max)
 {
     *p = (u_char) ngx_http_monitoring_utf8_copy(p + 1, value->data,
-                                                value->len,
-                                                NGX_HTTP_MONITORING_PART_MAX);
+                                                value->len, max);
 
     return p + 1 + *p;
 }

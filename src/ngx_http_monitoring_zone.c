@@ -21,13 +21,35 @@ static ngx_http_monitoring_series_t *ngx_http_monitoring_series_alloc_locked(
 static size_t ngx_http_monitoring_escape(u_char *dst, u_char *src,
     size_t len);
 static ngx_http_monitoring_series_t *ngx_http_monitoring_overflow(
-    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
+    ngx_http_monitoring_zone_t *zone, ngx_uint_t kind, ngx_log_t *log);
 
 
-static ngx_str_t  ngx_http_monitoring_label_names[] = {
+/* the names of the fixed parts of a key, by kind */
+
+static ngx_str_t  ngx_http_monitoring_request_names[] = {
     ngx_string("server"),
     ngx_string("endpoint"),
-    ngx_string("method")
+    ngx_string("method"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_monitoring_upstream_names[] = {
+    ngx_string("upstream"),
+    ngx_string("peer"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  *ngx_http_monitoring_names[] = {
+    ngx_http_monitoring_request_names,
+    ngx_http_monitoring_upstream_names
+};
+
+
+static ngx_str_t  ngx_http_monitoring_overflow_labels[] = {
+    ngx_string("server=\"\",endpoint=\"__overflow__\",method=\"\""),
+    ngx_string("upstream=\"__overflow__\",peer=\"\"")
 };
 
 
@@ -37,6 +59,7 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_monitoring_zone_t  *ozone = data;
 
     size_t                       len;
+    u_char                       kind;
     ngx_uint_t                   n;
     ngx_slab_pool_t             *shpool;
     ngx_http_monitoring_sh_t    *sh;
@@ -110,14 +133,17 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    sh->overflow = ngx_http_monitoring_series_alloc_locked(zone, NULL, 0,
-                                ngx_http_monitoring_default_bounds);
+    for (kind = 0; kind < NGX_HTTP_MONITORING_KINDS; kind++) {
+        sh->overflow[kind] = ngx_http_monitoring_series_alloc_locked(zone,
+                                  &kind, 1, ngx_http_monitoring_default_bounds);
+
+        if (sh->overflow[kind] == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_ERROR;
+        }
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
-
-    if (sh->overflow == NULL) {
-        return NGX_ERROR;
-    }
 
     sh->generation = 1;
     zone->generation = 1;
@@ -233,7 +259,7 @@ ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
     }
 
     if (zone->max_series && sh->nseries >= zone->max_series) {
-        return ngx_http_monitoring_overflow(zone, log);
+        return ngx_http_monitoring_overflow(zone, key[0], log);
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
@@ -262,7 +288,7 @@ ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
 
     if (s == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
-        return ngx_http_monitoring_overflow(zone, log);
+        return ngx_http_monitoring_overflow(zone, key[0], log);
     }
 
     s->hash = hash;
@@ -284,6 +310,7 @@ void
 ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log)
 {
+    ngx_uint_t                     kind;
     ngx_http_monitoring_sh_t      *sh;
     ngx_http_monitoring_status_t  *st;
 
@@ -295,8 +322,9 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
     }
 
     sh = zone->sh;
+    kind = ngx_http_monitoring_kind(s);
 
-    if (s != sh->overflow) {
+    if (s != sh->overflow[kind]) {
         ngx_shmtx_lock(&zone->shpool->mutex);
 
         for (st = s->status; st; st = st->next) {
@@ -326,14 +354,14 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
             return;
         }
 
-        (void) ngx_http_monitoring_overflow(zone, log);
+        (void) ngx_http_monitoring_overflow(zone, kind, log);
     }
 
     if (status >= NGX_HTTP_MONITORING_MAX_STATUS) {
         status = 0;
     }
 
-    (void) ngx_atomic_fetch_add(&sh->overflow_status[status], 1);
+    (void) ngx_atomic_fetch_add(&sh->overflow_status[kind][status], 1);
 }
 
 
@@ -354,7 +382,8 @@ ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone)
 
 
 static ngx_http_monitoring_series_t *
-ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone, ngx_log_t *log)
+ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone,
+    ngx_uint_t kind, ngx_log_t *log)
 {
     time_t                     now;
     ngx_atomic_uint_t          last;
@@ -363,6 +392,10 @@ ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone, ngx_log_t *log)
     sh = zone->sh;
 
     (void) ngx_atomic_fetch_add(&sh->dropped, 1);
+
+    if (sh->overflow_used[kind] == 0) {
+        sh->overflow_used[kind] = 1;
+    }
 
     now = ngx_time();
     last = sh->full_logged;
@@ -384,7 +417,7 @@ ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone, ngx_log_t *log)
         }
     }
 
-    return sh->overflow;
+    return sh->overflow[kind];
 }
 
 
@@ -454,8 +487,10 @@ ngx_http_monitoring_bounds_locked(ngx_http_monitoring_zone_t *zone,
 
 
 /*
- * the key is a sequence of parts, each a length byte and the bytes;
- * the labels are rendered from it once, here, escaped for Prometheus
+ * The key is the kind byte, then parts of a length byte and the bytes:
+ * the values of the kind's fixed labels, then name and value pairs of
+ * the custom labels.  The labels are rendered from it once, here,
+ * escaped for Prometheus.
  */
 
 static ngx_http_monitoring_series_t *
@@ -464,25 +499,31 @@ ngx_http_monitoring_series_alloc_locked(ngx_http_monitoring_zone_t *zone,
 {
     size_t                         size, labels;
     u_char                        *p, *k, *last;
-    ngx_uint_t                     i;
+    ngx_str_t                     *names, *fixed, name;
     ngx_http_monitoring_series_t  *s;
 
-    labels = 0;
+    names = ngx_http_monitoring_names[key[0]];
 
-    if (key == NULL) {
-
-        /* the overflow series */
-
-        labels = sizeof("server=\"\",endpoint=\"__overflow__\",method=\"\"")
-                 - 1;
+    if (len == 1) {
+        labels = ngx_http_monitoring_overflow_labels[key[0]].len;
 
     } else {
-        k = key;
+        labels = 0;
+        fixed = names;
+        k = key + 1;
         last = key + len;
 
-        for (i = 0; k < last; i++) {
-            labels += ngx_http_monitoring_label_names[i].len
-                      + sizeof("=\"\",") - 1
+        while (k < last) {
+            if (fixed->len) {
+                labels += fixed->len;
+                fixed++;
+
+            } else {
+                labels += *k;
+                k += 1 + *k;
+            }
+
+            labels += sizeof("=\"\",") - 1
                       + ngx_http_monitoring_escape(NULL, k + 1, *k);
             k += 1 + *k;
         }
@@ -502,28 +543,34 @@ ngx_http_monitoring_series_alloc_locked(ngx_http_monitoring_zone_t *zone,
     s->key_len = (uint16_t) len;
     s->labels_len = (uint16_t) labels;
 
-    p = ngx_http_monitoring_key(s);
+    p = ngx_cpymem(ngx_http_monitoring_key(s), key, len);
+    s->labels = p;
 
-    if (key == NULL) {
-        s->labels = p;
-        ngx_memcpy(p, "server=\"\",endpoint=\"__overflow__\",method=\"\"",
+    if (len == 1) {
+        ngx_memcpy(p, ngx_http_monitoring_overflow_labels[key[0]].data,
                    labels);
         return s;
     }
 
-    p = ngx_cpymem(p, key, len);
-    s->labels = p;
-
-    k = key;
+    fixed = names;
+    k = key + 1;
     last = key + len;
 
-    for (i = 0; k < last; i++) {
-        if (i) {
+    while (k < last) {
+        if (p != s->labels) {
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, ngx_http_monitoring_label_names[i].data,
-                       ngx_http_monitoring_label_names[i].len);
+        if (fixed->len) {
+            name = *fixed++;
+
+        } else {
+            name.len = *k;
+            name.data = k + 1;
+            k += 1 + *k;
+        }
+
+        p = ngx_cpymem(p, name.data, name.len);
         *p++ = '=';
         *p++ = '"';
         p += ngx_http_monitoring_escape(p, k + 1, *k);
