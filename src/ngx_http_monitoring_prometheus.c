@@ -665,6 +665,13 @@ ngx_http_monitoring_histogram(ngx_http_monitoring_ctx_t *ctx,
         if (j < n) {
             p = ngx_http_monitoring_seconds(p, s->bounds->msec[j]);
 
+            /* OpenMetrics wants canonical numbers: "1.0", not "1" */
+
+            if (ctx->openmetrics && s->bounds->msec[j] % 1000 == 0) {
+                *p++ = '.';
+                *p++ = '0';
+            }
+
         } else {
             p = ngx_cpymem(p, "+Inf", sizeof("+Inf") - 1);
         }

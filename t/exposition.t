@@ -30,6 +30,9 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
+    # raw $uri endpoints: this file is about them, not normalization
+    monitoring_normalize_auto  off;
+
     large_client_header_buffers 4 16k;
 
     monitoring_zone  main  1m;

@@ -33,6 +33,9 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
+    # raw $uri endpoints: this file is about them, not normalization
+    monitoring_normalize_auto  off;
+
     monitoring_zone  main  32m;
 
     server {

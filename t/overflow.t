@@ -31,6 +31,9 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
+    # raw $uri endpoints: this file is about them, not normalization
+    monitoring_normalize_auto  off;
+
     monitoring_zone  small   128k;
     monitoring_zone  capped  1m  max_series=100;
 

@@ -36,6 +36,9 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
+    # raw $uri endpoints: this file is about them, not normalization
+    monitoring_normalize_auto  off;
+
     monitoring_zone  main  1m;
 
     log_format scrapes "$status|$http_accept|$sent_http_content_type";
@@ -47,6 +50,11 @@ http {
         monitoring main;
 
         location / {
+            return 200 "ok\n";
+        }
+
+        location /lbl {
+            monitoring_label  app  $http_x_app;
             return 200 "ok\n";
         }
 
@@ -94,6 +102,11 @@ for my $path (@hostile) {
 }
 
 like(http_get('/h', host => "\x01\xff\xfe"), qr{^HTTP/1.1 }, 'binary host');
+
+# hostile values of a custom label, from a request header
+
+like(http_get('/lbl', headers => [ "X-App: a\"b\\c\xff\xfe" ]),
+    qr{^HTTP/1.1 200}, 'hostile label value');
 
 my $N = 137;
 my $r = http_pipeline([ ('/x') x $N ], batch => 50);
@@ -174,6 +187,10 @@ ok((grep { /^\/q7\/a+$/ && length($_) <= 256 } keys %endpoints),
     'prometheus: long endpoint truncated');
 ok((grep { /^\/q8\x{fffd}+x$/ } keys %endpoints),
     'prometheus: raw invalid utf-8 replaced');
+
+my ($lbl) = grep { ($_->{metric}{endpoint} // '') eq '/lbl' } @$series;
+is($lbl && $lbl->{metric}{app}, "a\"b\\c\x{fffd}\x{fffd}",
+    'prometheus: hostile custom label value ingested');
 
 # histogram and other families ingested
 
