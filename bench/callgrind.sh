@@ -14,9 +14,23 @@
 #
 # Environment: NGINX (default /usr/sbin/nginx), MODULE (default
 # build/ngx_http_monitoring_module.so), N (2000), EXTRA (10000),
-# TARGET (800 instructions), URI (the path ab requests, default "/"; the
-# endpoint label is the URI, so a longer one costs more to copy and hash),
-# KEEP=1 keeps the temp dir (callgrind files).
+# TARGET (800 instructions, 1200 with LABELS=1), URI (the path ab
+# requests, default "/"; the endpoint label is the URI, so a longer one
+# costs more to normalize, copy and hash), KEEP=1 keeps the temp dir
+# (callgrind files).
+#
+# NORMALIZE_AUTO=on|off writes "monitoring_normalize_auto on|off;" into the
+# module-on config (default: not written, the module's default, on).
+#
+# LABELS=1 is the "Dimensions" budget: two custom labels,
+#     monitoring_label app $http_x_app;     (a request header)
+#     monitoring_label tenant $arg_t;       (a query argument)
+# ab sends "-H 'X-App: shop'" and "?t=acme" is appended to the URI, in the
+# module-off runs too, so on minus off is still the module's own cost.
+#
+# After ab, each run reads /metrics once (a 404 without the module) and the
+# module-on run prints its request series, to show the labels recorded; the
+# scrape is the same in both runs of a config, so it cancels out.
 
 set -euo pipefail
 
@@ -26,10 +40,19 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
 N=${N:-2000}
 EXTRA=${EXTRA:-10000}
-TARGET=${TARGET:-800}
 URI=${URI:-/}
+LABELS=${LABELS:-0}
+NORMALIZE_AUTO=${NORMALIZE_AUTO:-}
+if [ "$LABELS" = 1 ]; then
+    TARGET=${TARGET:-1200}
+    case $URI in *\?*) URI=$URI'&t=acme' ;; *) URI=$URI'?t=acme' ;; esac
+    AB_HEADER=(-H 'X-App: shop')
+else
+    TARGET=${TARGET:-800}
+    AB_HEADER=()
+fi
 
-for t in valgrind callgrind_annotate ab perl "$NGINX"; do
+for t in valgrind callgrind_annotate ab curl perl "$NGINX"; do
     command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
 done
 [ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
@@ -105,6 +128,13 @@ EOF
         if [ "$mode" = on ]; then
             echo "    monitoring_zone main 16m;"
             echo "    monitoring main;"
+            if [ -n "$NORMALIZE_AUTO" ]; then
+                echo "    monitoring_normalize_auto $NORMALIZE_AUTO;"
+            fi
+            if [ "$LABELS" = 1 ]; then
+                echo '    monitoring_label app $http_x_app;'
+                echo '    monitoring_label tenant $arg_t;'
+            fi
         fi
         cat <<EOF
 
@@ -114,6 +144,17 @@ EOF
 
         location / {
             return 200 "ok";
+        }
+
+        location = /metrics {
+EOF
+        if [ "$mode" = on ]; then
+            echo "            monitoring_metrics;"
+            echo "            monitoring off;"
+        else
+            echo "            return 404;"
+        fi
+        cat <<EOF
         }
     }
 }
@@ -134,7 +175,7 @@ run_one() {
         >/dev/null 2>"$dir/t.log" || { cat "$dir/t.log" >&2; return 1; }
 
     CMD_VG="valgrind --tool=callgrind --callgrind-out-file=$out $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log"
-    CMD_AB="ab -k -c 1 -n $req http://127.0.0.1:$port$URI"
+    CMD_AB="ab -k -c 1${AB_HEADER[*]:+ -H '${AB_HEADER[1]}'} -n $req 'http://127.0.0.1:$port$URI'"
 
     valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
@@ -147,7 +188,7 @@ run_one() {
         return 1
     fi
 
-    timeout 300 ab -k -c 1 -n "$req" "http://127.0.0.1:$port$URI" \
+    timeout 300 ab -k -c 1 "${AB_HEADER[@]}" -n "$req" "http://127.0.0.1:$port$URI" \
         > "$dir/ab.log" 2>&1 || { cat "$dir/ab.log" >&2; return 1; }
 
     local done failed ka
@@ -157,6 +198,11 @@ run_one() {
     if [ "$done" != "$req" ] || [ "$failed" != 0 ] || [ "$ka" != "$req" ]; then
         echo "ab: complete=$done failed=$failed keepalive=$ka (want $req)" >&2
         return 1
+    fi
+
+    curl -s -o "$dir/metrics.txt" "http://127.0.0.1:$port/metrics" || true
+    if [ "$mode" = on ] && [ "$req" = "$N" ]; then
+        SERIES_LINE=$(grep -m1 '^nginx_http_requests_total{' "$dir/metrics.txt" || true)
     fi
 
     kill -QUIT "$PID"
@@ -205,7 +251,8 @@ echo "# callgrind: instructions per request, module on minus off"
 echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
 echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
 echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# URI: $URI (${#URI} bytes)"
+echo "# URI: $URI (${#URI} bytes)${AB_HEADER[*]:+  header: ${AB_HEADER[1]}}"
+echo "# monitoring_normalize_auto: ${NORMALIZE_AUTO:-not set (module default, on)}  custom labels: $([ "$LABELS" = 1 ] && echo 'app=$http_x_app tenant=$arg_t' || echo none)"
 echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), valgrind $(valgrind --version)"
 echo
 
@@ -219,6 +266,8 @@ for mode in off on; do
         echo "    $CMD_AB"
     done
 done
+
+echo "recorded series (module on, n=$N): ${SERIES_LINE:-?}"
 
 echo
 per_off=$(perl -e "printf '%.1f', (${IR[off-$BIG]} - ${IR[off-$N]}) / $EXTRA")
