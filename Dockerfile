@@ -26,6 +26,7 @@ COPY demo/nginx.conf /etc/nginx/monitoring-demo.conf
 RUN mkdir -p /var/lib/nginx/demo/logs /var/lib/nginx/demo/tmp \
     && sed -e 's|@MODULE@|/usr/lib/nginx/modules/ngx_http_monitoring_module.so|' \
            -e 's|listen 127.0.0.1:@PORT@|listen 8080|' \
+           -e 's|@BACKEND_PORT@|8081|g' \
            /etc/nginx/monitoring-demo.conf > /var/lib/nginx/demo/nginx.conf
 
 EXPOSE 8080

@@ -11,6 +11,7 @@ NGINX_SRC ?=	/usr/share/nginx/src
 NGINX ?=	/usr/sbin/nginx
 BUILD ?=	build
 PORT ?=		8080
+BACKEND_PORT ?=	8081
 
 MODULE :=	$(BUILD)/ngx_http_monitoring_module.so
 SOURCES :=	config $(wildcard src/*.c src/*.h)
@@ -51,6 +52,7 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 run: deps $(MODULE)
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
 	@sed -e 's|@MODULE@|$(CURDIR)/$(MODULE)|g' -e 's|@PORT@|$(PORT)|g' \
+	    -e 's|@BACKEND_PORT@|$(BACKEND_PORT)|g' \
 	    demo/nginx.conf > $(BUILD)/demo/nginx.conf
 	@echo
 	@echo "  metrics    http://127.0.0.1:$(PORT)/metrics"
