@@ -16,9 +16,9 @@
 #define NGX_HTTP_MONITORING_VERSION        "0.1.0"
 
 /* bump whenever the layout of the shared memory structures changes */
-#define NGX_HTTP_MONITORING_LAYOUT         2
+#define NGX_HTTP_MONITORING_LAYOUT         3
 
-#define NGX_HTTP_MONITORING_MIN_SIZE       (128 * 1024)
+#define NGX_HTTP_MONITORING_MIN_SIZE       (256 * 1024)
 #define NGX_HTTP_MONITORING_MAX_BUCKETS    32
 #define NGX_HTTP_MONITORING_MAX_WORKERS    256
 #define NGX_HTTP_MONITORING_MAX_STATUS     1000
@@ -30,6 +30,30 @@
 #define NGX_HTTP_MONITORING_KEY_MAX        4096
 #define NGX_HTTP_MONITORING_CHUNK_SIZE     (16 * 1024)
 #define NGX_HTTP_MONITORING_LOG_INTERVAL   60
+
+/*
+ * Window statistics: a ring of 10 second slots with a fine latency
+ * histogram each (log-linear: exact below 64 ms, then 32 buckets per
+ * power of two, relative error under 1.6%), enough for a 1 minute
+ * window; an hour of 10 second points and a day of 5 minute points for
+ * the charts.
+ */
+
+#define NGX_HTTP_MONITORING_SLOT           10
+#define NGX_HTTP_MONITORING_FINE_SLOTS     7
+#define NGX_HTTP_MONITORING_FINE_LINEAR    64
+#define NGX_HTTP_MONITORING_FINE_SUB       32
+#define NGX_HTTP_MONITORING_FINE_OCTAVES   16
+#define NGX_HTTP_MONITORING_FINE_BUCKETS                                      \
+    (NGX_HTTP_MONITORING_FINE_LINEAR                                          \
+     + NGX_HTTP_MONITORING_FINE_SUB * NGX_HTTP_MONITORING_FINE_OCTAVES)
+#define NGX_HTTP_MONITORING_HOUR_POINTS    360
+#define NGX_HTTP_MONITORING_DAY_STEP       300
+#define NGX_HTTP_MONITORING_DAY_POINTS     288
+#define NGX_HTTP_MONITORING_MAX_WINDOW     60
+
+/* per series: two minutes of per-bucket counts for the endpoint tables */
+#define NGX_HTTP_MONITORING_HALF           60
 
 /* the first byte of a series key: what the series counts */
 #define NGX_HTTP_MONITORING_REQUEST        0
@@ -89,6 +113,44 @@ typedef struct {
 } ngx_http_monitoring_worker_t;
 
 
+typedef struct {
+    ngx_atomic_t                     epoch;     /* time / 10 */
+    ngx_atomic_t                     bucket[NGX_HTTP_MONITORING_FINE_BUCKETS];
+} ngx_http_monitoring_fine_t;
+
+
+/* status[0] counts responses without a status class (0, 9) */
+
+typedef struct {
+    ngx_atomic_t                     epoch;
+    ngx_atomic_t                     status[6];
+    ngx_atomic_t                     time_sum;
+    ngx_atomic_t                     p50;
+    ngx_atomic_t                     p95;
+    ngx_atomic_t                     p99;
+} ngx_http_monitoring_point_t;
+
+
+typedef struct {
+    ngx_http_monitoring_fine_t       fine[NGX_HTTP_MONITORING_FINE_SLOTS];
+    ngx_http_monitoring_point_t      hour[NGX_HTTP_MONITORING_HOUR_POINTS];
+    ngx_http_monitoring_point_t      day[NGX_HTTP_MONITORING_DAY_POINTS];
+    ngx_atomic_t                     day_last;  /* last period summed */
+} ngx_http_monitoring_history_t;
+
+
+/* statistics over a window, for the API, /health and alerts */
+
+typedef struct {
+    ngx_uint_t                       seconds;
+    double                           covered;   /* seconds of data */
+    uint64_t                         requests;
+    uint64_t                         status[6];
+    uint64_t                         time_sum;
+    uint64_t                         fine[NGX_HTTP_MONITORING_FINE_BUCKETS];
+} ngx_http_monitoring_window_t;
+
+
 /* lives in shared memory */
 
 typedef struct {
@@ -112,6 +174,7 @@ typedef struct {
                                          [NGX_HTTP_MONITORING_MAX_STATUS];
     ngx_http_monitoring_worker_t     workers[
                                          NGX_HTTP_MONITORING_MAX_WORKERS];
+    ngx_http_monitoring_history_t   *history;
 } ngx_http_monitoring_sh_t;
 
 
@@ -139,6 +202,13 @@ typedef struct {
 typedef struct {
     ngx_array_t                      zones;    /* ngx_shm_zone_t * */
     ngx_array_t                      refs;     /* zone_ref_t */
+
+    /* monitoring_health_thresholds, error rates in 1/10000 */
+    ngx_uint_t                       error_warn;
+    ngx_uint_t                       error_crit;
+    ngx_msec_t                       p95_warn;
+    ngx_msec_t                       p95_crit;
+    ngx_uint_t                       window;
 } ngx_http_monitoring_main_conf_t;
 
 
@@ -172,11 +242,18 @@ typedef struct {
     ngx_http_monitoring_bounds_t    *bounds;
     ngx_msec_t                       slow_threshold;
     ngx_array_t                     *metrics;  /* ngx_shm_zone_t * */
+    ngx_shm_zone_t                  *dashboard;
+    ngx_shm_zone_t                  *health;
 } ngx_http_monitoring_loc_conf_t;
 
 
+/* after the buckets: two halves of window counters, then the key */
+
+#define ngx_http_monitoring_half(s, i)                                        \
+    (&(s)->bucket[(s)->bounds->n + 1] + (i) * ((s)->bounds->n + 3))
+
 #define ngx_http_monitoring_key(s)                                            \
-    ((u_char *) &(s)->bucket[(s)->bounds->n + 1])
+    ((u_char *) ngx_http_monitoring_half(s, 2))
 
 #define ngx_http_monitoring_kind(s)  (ngx_http_monitoring_key(s)[0])
 
@@ -207,6 +284,31 @@ size_t ngx_http_monitoring_normalize_auto(u_char *dst, size_t max,
 void ngx_http_monitoring_normalize_init(void);
 
 ngx_int_t ngx_http_monitoring_metrics_handler(ngx_http_request_t *r);
+
+ngx_uint_t ngx_http_monitoring_fine_index(ngx_msec_t ms);
+double ngx_http_monitoring_fine_quantile(uint64_t *bucket, uint64_t total,
+    double q);
+double ngx_http_monitoring_bucket_quantile(ngx_http_monitoring_bounds_t *b,
+    uint64_t *bucket, double q);
+
+void ngx_http_monitoring_history_record(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status);
+void ngx_http_monitoring_history_roll(ngx_http_monitoring_zone_t *zone,
+    time_t now);
+void ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
+    ngx_uint_t seconds, ngx_http_monitoring_window_t *w);
+void ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
+    double *rps, double *error_rate, double *p95);
+ngx_str_t *ngx_http_monitoring_label_names(ngx_uint_t kind);
+
+u_char *ngx_http_monitoring_status(ngx_http_monitoring_main_conf_t *mmcf,
+    ngx_http_monitoring_window_t *w, double *error_rate, double *p95);
+ngx_int_t ngx_http_monitoring_api_handler(ngx_http_request_t *r,
+    ngx_http_monitoring_zone_t *zone);
+ngx_int_t ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_monitoring_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_monitoring_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, void *json);
 
 
 extern ngx_module_t                     ngx_http_monitoring_module;
