@@ -104,6 +104,7 @@ typedef struct {
     ngx_atomic_t                     dropped;
     ngx_atomic_t                     restarts;
     ngx_atomic_t                     full_logged;
+    ngx_atomic_t                     full;      /* an allocation failed */
     ngx_atomic_t                     overflow_used[
                                          NGX_HTTP_MONITORING_KINDS];
     ngx_http_monitoring_series_t    *overflow[NGX_HTTP_MONITORING_KINDS];

@@ -133,7 +133,7 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
     cap = ngx_http_monitoring_captures;
     end = ngx_http_monitoring_normalize_buf + NGX_HTTP_MONITORING_NORMALIZE_MAX;
 
-    if (mlcf->rules) {
+    if (mlcf->rules != NULL) {
         rule = mlcf->rules->elts;
 
         for (i = 0; i < mlcf->rules->nelts; i++) {
