@@ -499,7 +499,7 @@ ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_monitoring_loc_conf_t *mlcf = conf;
 
     u_char                            *p;
-    ngx_str_t                         *value;
+    ngx_str_t                         *value, name;
     ngx_uint_t                         i;
     ngx_http_monitoring_label_t       *label;
     ngx_http_compile_complex_value_t   ccv;
@@ -599,6 +599,33 @@ ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     label = &label[i];
 
     label->name = value[1];
+    label->index = NGX_ERROR;
+
+    if (value[2].len > 1 && value[2].data[0] == '$') {
+
+        for (p = value[2].data + 1; p < value[2].data + value[2].len; p++) {
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                || (*p >= '0' && *p <= '9') || *p == '_')
+            {
+                continue;
+            }
+
+            break;
+        }
+
+        if (p == value[2].data + value[2].len) {
+            name.data = value[2].data + 1;
+            name.len = value[2].len - 1;
+
+            label->index = ngx_http_get_variable_index(cf, &name);
+
+            if (label->index == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+
+            return NGX_CONF_OK;
+        }
+    }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 

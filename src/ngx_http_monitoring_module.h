@@ -143,8 +143,11 @@ typedef struct {
 } ngx_http_monitoring_main_conf_t;
 
 
+/* a value that is one variable is read by its index, without a script */
+
 typedef struct {
     ngx_str_t                        name;
+    ngx_int_t                        index;
     ngx_http_complex_value_t         value;
 } ngx_http_monitoring_label_t;
 

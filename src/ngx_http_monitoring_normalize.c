@@ -17,6 +17,7 @@
 #define NGX_HTTP_MONITORING_TOKEN          0x04
 
 
+static ngx_uint_t ngx_http_monitoring_has_digit(ngx_str_t *value);
 static ngx_int_t ngx_http_monitoring_is_uuid(u_char *p, size_t len);
 
 
@@ -187,7 +188,9 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
         }
     }
 
-    if (mlcf->normalize_auto) {
+    /* every identifier has a digit: most paths have none, and stay */
+
+    if (mlcf->normalize_auto && ngx_http_monitoring_has_digit(value)) {
         result.data = ngx_http_monitoring_normalize_buf;
         result.len = ngx_http_monitoring_normalize_auto(result.data,
                                        NGX_HTTP_MONITORING_NORMALIZE_MAX,
@@ -231,10 +234,11 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
 
         n = src - seg;
 
-        if ((all & NGX_HTTP_MONITORING_DIGIT)
-            || ((all & NGX_HTTP_MONITORING_HEX) && n >= 16)
-            || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20 && digits)
-            || ngx_http_monitoring_is_uuid(seg, n))
+        if (digits
+            && ((all & NGX_HTTP_MONITORING_DIGIT)
+                || ((all & NGX_HTTP_MONITORING_HEX) && n >= 16)
+                || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20)
+                || ngx_http_monitoring_is_uuid(seg, n)))
         {
             seg = (u_char *) "{id}";
             n = sizeof("{id}") - 1;
@@ -245,6 +249,41 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
     }
 
     return d - dst;
+}
+
+
+/* eight bytes at a time: a byte is a digit when (byte ^ '0') < 10 */
+
+static ngx_uint_t
+ngx_http_monitoring_has_digit(ngx_str_t *value)
+{
+    u_char    *p, *last;
+    uint64_t   w;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (last - p >= 8) {
+        ngx_memcpy(&w, p, 8);
+
+        w ^= 0x3030303030303030ULL;
+
+        if ((w - 0x0a0a0a0a0a0a0a0aULL) & ~w & 0x8080808080808080ULL) {
+            return 1;
+        }
+
+        p += 8;
+    }
+
+    while (p < last) {
+        if (*p >= '0' && *p <= '9') {
+            return 1;
+        }
+
+        p++;
+    }
+
+    return 0;
 }
 
 
@@ -275,9 +314,9 @@ ngx_http_monitoring_is_uuid(u_char *p, size_t len)
 
 
 /*
- * segments made only of such bytes may be identifiers: all digits,
- * 16 or more hex digits, or a token of 20 or more letters, digits, "-"
- * and "_" with at least one digit
+ * segments with a digit and made only of such bytes may be identifiers:
+ * all digits, 16 or more hex digits, or a token of 20 or more letters,
+ * digits, "-" and "_"
  */
 
 void

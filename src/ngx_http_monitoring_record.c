@@ -38,6 +38,7 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
     ngx_http_monitoring_sh_t        *sh;
     ngx_http_core_srv_conf_t        *cscf;
     ngx_http_monitoring_zone_t      *zone;
+    ngx_http_variable_value_t       *vv;
     ngx_http_monitoring_label_t     *label;
     ngx_http_monitoring_series_t    *s;
     ngx_http_monitoring_loc_conf_t  *mlcf;
@@ -99,8 +100,19 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
              * the key, or two keys would render as one series
              */
 
-            if (ngx_http_complex_value(r, &label[i].value, &value) != NGX_OK
-                || value.len == 0)
+            if (label[i].index != NGX_ERROR) {
+                vv = ngx_http_get_flushed_variable(r, label[i].index);
+
+                if (vv == NULL || vv->not_found || vv->len == 0) {
+                    continue;
+                }
+
+                value.data = vv->data;
+                value.len = vv->len;
+
+            } else if (ngx_http_complex_value(r, &label[i].value, &value)
+                       != NGX_OK
+                       || value.len == 0)
             {
                 continue;
             }
@@ -313,21 +325,17 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             d += 8;
         }
 
-        if (src == last) {
+        while (src < last && d < end && *src < 0x80) {
+            *d++ = *src++;
+        }
+
+        if (src == last || d == end) {
             break;
         }
 
+        /* a byte of 0x80 or more */
+
         c = *src;
-
-        if (c < 0x80) {
-            if (d == end) {
-                break;
-            }
-
-            *d++ = c;
-            src++;
-            continue;
-        }
 
         lo = 0x80;
         hi = 0xbf;
