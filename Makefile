@@ -42,6 +42,8 @@ $(BUILD)/nginx/objs/Makefile: config
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && source ./conf_flags \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$$($(NGINX) -V 2>&1 \
+	            | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p")" \
 	        --add-dynamic-module=$(CURDIR) > configure.log \
 	    || { cat configure.log; tail -20 objs/autoconf.err; exit 1; }
 

@@ -7,9 +7,13 @@
 # records every request (`monitoring main;`), the other has no module.  wrk
 # alternates between them, ABBA order (on, off, off, on, ...) so a drift in
 # machine load hits both alike.  Reports each run's requests/s, the medians
-# and median(on) / median(off).
+# and median(on) / median(off).  On 2 cores the run that goes first in a
+# pair tends to be faster, so ROUNDS should be even (each config then goes
+# first equally often); the script also prints the position-balanced ratio:
+# the mean of the per-round ratios on/off of the rounds where "on" went
+# first and of those where "off" went first, averaged.
 #
-# Environment: NGINX, MODULE, ROUNDS (5 runs per config), DURATION (10s),
+# Environment: NGINX, MODULE, ROUNDS (6 runs per config), DURATION (10s),
 # THREADS (2), CONNECTIONS (50), TARGET (97 percent).
 
 set -euo pipefail
@@ -18,7 +22,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
@@ -139,7 +143,7 @@ start() {   # on|off
     echo "started ($mode): $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log   # port ${PORT[$mode]}"
 }
 
-declare -A RPS TOTAL
+declare -A RPS TOTAL R
 TOTAL[on]=0
 TOTAL[off]=0
 
@@ -159,6 +163,7 @@ bench() {   # mode label -> appends to RPS[mode]
     TOTAL[$mode]=$(( ${TOTAL[$mode]} + reqs ))
     [ "$label" = warmup ] && { printf '  %-8s %-4s %12s req/s\n' "$label" "$mode" "$rps"; return; }
     RPS[$mode]="${RPS[$mode]:-} $rps"
+    R[$mode-$label]=$rps
     printf '  %-8s %-4s %12s req/s\n' "$label" "$mode" "$rps"
 }
 
@@ -203,6 +208,20 @@ echo "off runs:${RPS[off]}"
 printf 'median on:  %12s req/s\n' "$m_on"
 printf 'median off: %12s req/s\n' "$m_off"
 printf 'ratio:      %11s %%   (target >= %s%%)\n' "$ratio" "$TARGET"
+perl -e '
+    my (@first, @second);
+    while (@ARGV) {
+        my ($r, $on, $off) = splice @ARGV, 0, 3;
+        push @{ $r % 2 ? \@first : \@second }, $on / $off;
+    }
+    sub mean { my $s = 0; $s += $_ for @_; @_ ? $s / @_ : 0 }
+    printf "per-round on/off, on first: %s  off first: %s\n",
+        join(" ", map { sprintf "%.3f", $_ } @first),
+        join(" ", map { sprintf "%.3f", $_ } @second);
+    printf "position-balanced ratio:   %.1f %%  (mean on-first %.1f %%, mean off-first %.1f %%)\n",
+        50 * (mean(@first) + mean(@second)), 100 * mean(@first), 100 * mean(@second)
+        if @first && @second;' \
+    $(for r in $(seq 1 "$ROUNDS"); do echo "$r ${R[on-round$r]} ${R[off-round$r]}"; done)
 
 # sanity: the on instance recorded what wrk sent (wrk does not count the
 # responses still in flight when it stops, so nginx may count a few more)

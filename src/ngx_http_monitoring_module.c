@@ -38,10 +38,52 @@ static ngx_int_t ngx_http_monitoring_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_monitoring_init_process(ngx_cycle_t *cycle);
 
 
+/* label names the module renders itself */
+
+static ngx_str_t  ngx_http_monitoring_reserved[] = {
+    ngx_string("zone"),
+    ngx_string("server"),
+    ngx_string("endpoint"),
+    ngx_string("method"),
+    ngx_string("status"),
+    ngx_string("le"),
+    ngx_string("worker"),
+    ngx_string("upstream"),
+    ngx_string("peer"),
+    ngx_string("state"),
+    ngx_string("version"),
+    ngx_string("module_version"),
+    ngx_string("alertname"),
+    ngx_string("alertstate"),
+    ngx_string("severity"),
+    ngx_string("instance"),
+    ngx_string("job"),
+    ngx_string("quantile"),
+    ngx_null_string
+};
+
+
+/*
+ * the Prometheus client defaults, 5ms .. 10s; the layout is that of
+ * ngx_http_monitoring_bounds_t with its msec[] array sized
+ */
+
+static struct {
+    ngx_http_monitoring_bounds_t    *next;
+    ngx_uint_t                       n;
+    uint32_t                         msec[11];
+} ngx_http_monitoring_default_bounds_data = {
+    NULL, 11, { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 }
+};
+
+ngx_http_monitoring_bounds_t  *ngx_http_monitoring_default_bounds =
+    (ngx_http_monitoring_bounds_t *) &ngx_http_monitoring_default_bounds_data;
+
+
 static ngx_command_t  ngx_http_monitoring_commands[] = {
 
     { ngx_string("monitoring_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_monitoring_zone,
       0,
       0,
@@ -136,29 +178,6 @@ ngx_module_t  ngx_http_monitoring_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* the Prometheus client defaults, 5ms .. 10s */
-
-/* label names the module renders itself */
-
-static char  *ngx_http_monitoring_reserved[] = {
-    "zone", "server", "endpoint", "method", "status", "le", "worker",
-    "upstream", "peer", "state", "version", "module_version", "alertname",
-    "alertstate", "severity", "instance", "job", "quantile", NULL
-};
-
-
-static struct {
-    ngx_http_monitoring_bounds_t    *next;
-    ngx_uint_t                       n;
-    uint32_t                         msec[11];
-} ngx_http_monitoring_default_bounds_data = {
-    NULL, 11, { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 }
-};
-
-ngx_http_monitoring_bounds_t  *ngx_http_monitoring_default_bounds =
-    (ngx_http_monitoring_bounds_t *) &ngx_http_monitoring_default_bounds_data;
 
 
 /*
@@ -264,7 +283,8 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     }
 
-    if (value[1].len == 0 || value[1].len > 64
+    if (value[1].len == 0
+        || value[1].len > NGX_HTTP_MONITORING_NAME_MAX
         || p != value[1].data + value[1].len)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -312,10 +332,19 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 3; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "max_series=", 11) == 0) {
+        if (ngx_strncmp(value[i].data, "max_series=",
+                        sizeof("max_series=") - 1)
+            == 0)
+        {
+            s.data = value[i].data + sizeof("max_series=") - 1;
+            s.len = value[i].len - (sizeof("max_series=") - 1);
 
-            s.data = value[i].data + 11;
-            s.len = value[i].len - 11;
+            if (zone->max_series) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\" in \"%V\" "
+                                   "directive", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
 
             n = ngx_atoi(s.data, s.len);
 
@@ -470,7 +499,7 @@ ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_monitoring_loc_conf_t *mlcf = conf;
 
     u_char                            *p;
-    ngx_str_t                         *value;
+    ngx_str_t                         *value, name;
     ngx_uint_t                         i;
     ngx_http_monitoring_label_t       *label;
     ngx_http_compile_complex_value_t   ccv;
@@ -499,8 +528,12 @@ ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    for (i = 0; ngx_http_monitoring_reserved[i]; i++) {
-        if (ngx_strcmp(value[1].data, ngx_http_monitoring_reserved[i]) == 0) {
+    for (i = 0; ngx_http_monitoring_reserved[i].len; i++) {
+        if (value[1].len == ngx_http_monitoring_reserved[i].len
+            && ngx_strncmp(value[1].data, ngx_http_monitoring_reserved[i].data,
+                           value[1].len)
+               == 0)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "reserved label name \"%V\" in \"%V\" "
                                "directive", &value[1], &cmd->name);
@@ -537,12 +570,62 @@ ngx_http_monitoring_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    label = ngx_array_push(mlcf->labels);
-    if (label == NULL) {
+    if (value[2].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"\" in \"%V\" directive",
+                           &cmd->name);
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_array_push(mlcf->labels) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * kept sorted by name, so that the same labels given in another
+     * order make the same series
+     */
+
+    label = mlcf->labels->elts;
+
+    for (i = mlcf->labels->nelts - 1; i > 0; i--) {
+        if (ngx_strcmp(label[i - 1].name.data, value[1].data) < 0) {
+            break;
+        }
+
+        label[i] = label[i - 1];
+    }
+
+    label = &label[i];
+
     label->name = value[1];
+    label->index = NGX_ERROR;
+
+    if (value[2].len > 1 && value[2].data[0] == '$') {
+
+        for (p = value[2].data + 1; p < value[2].data + value[2].len; p++) {
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                || (*p >= '0' && *p <= '9') || *p == '_')
+            {
+                continue;
+            }
+
+            break;
+        }
+
+        if (p == value[2].data + value[2].len) {
+            name.data = value[2].data + 1;
+            name.len = value[2].len - 1;
+
+            label->index = ngx_http_get_variable_index(cf, &name);
+
+            if (label->index == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+
+            return NGX_CONF_OK;
+        }
+    }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
@@ -812,6 +895,12 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->rules == NULL) {
         conf->rules = prev->rules;
+    }
+
+    /* an "if" block in a metrics location runs the same handler */
+
+    if (conf->metrics == NULL) {
+        conf->metrics = prev->metrics;
     }
 
     ngx_conf_merge_ptr_value(conf->bounds, prev->bounds,

@@ -166,6 +166,7 @@ typedef struct {
     ngx_atomic_t                     dropped;
     ngx_atomic_t                     restarts;
     ngx_atomic_t                     full_logged;
+    ngx_atomic_t                     full;      /* an allocation failed */
     ngx_atomic_t                     overflow_used[
                                          NGX_HTTP_MONITORING_KINDS];
     ngx_http_monitoring_series_t    *overflow[NGX_HTTP_MONITORING_KINDS];
@@ -212,8 +213,11 @@ typedef struct {
 } ngx_http_monitoring_main_conf_t;
 
 
+/* a value that is one variable is read by its index, without a script */
+
 typedef struct {
     ngx_str_t                        name;
+    ngx_int_t                        index;
     ngx_http_complex_value_t         value;
 } ngx_http_monitoring_label_t;
 

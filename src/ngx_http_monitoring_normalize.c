@@ -17,6 +17,7 @@
 #define NGX_HTTP_MONITORING_TOKEN          0x04
 
 
+static u_char *ngx_http_monitoring_find_digit(u_char *p, u_char *last);
 static ngx_int_t ngx_http_monitoring_is_uuid(u_char *p, size_t len);
 
 
@@ -133,7 +134,7 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
     cap = ngx_http_monitoring_captures;
     end = ngx_http_monitoring_normalize_buf + NGX_HTTP_MONITORING_NORMALIZE_MAX;
 
-    if (mlcf->rules) {
+    if (mlcf->rules != NULL) {
         rule = mlcf->rules->elts;
 
         for (i = 0; i < mlcf->rules->nelts; i++) {
@@ -199,41 +200,62 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
 }
 
 
+/*
+ * Only segments with a digit can be identifiers: the path is searched
+ * for digits eight bytes at a time, what lies between them is copied as
+ * it is, and only the segments holding a digit are looked at closely.
+ */
+
 size_t
 ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
     size_t len)
 {
-    u_char      *d, *end, *last, *seg;
+    u_char      *d, *end, *last, *seg, *digit, *next;
     size_t       n;
-    ngx_uint_t   c, all, digits;
+    ngx_uint_t   c, all;
 
     d = dst;
     end = dst + max;
     last = src + len;
 
-    while (src < last && d < end) {
+    while (src < last) {
 
-        if (*src == '/') {
-            *d++ = *src++;
-            continue;
+        digit = ngx_http_monitoring_find_digit(src, last);
+
+        if (digit == last) {
+            n = ngx_min((size_t) (last - src), (size_t) (end - d));
+            d = ngx_cpymem(d, src, n);
+            break;
         }
 
-        seg = src;
+        /* the start of the segment holding the digit */
+
+        seg = digit;
+
+        while (seg > src && seg[-1] != '/') {
+            seg--;
+        }
+
+        n = ngx_min((size_t) (seg - src), (size_t) (end - d));
+        d = ngx_cpymem(d, src, n);
+
+        if (d == end) {
+            break;
+        }
+
         all = NGX_HTTP_MONITORING_DIGIT|NGX_HTTP_MONITORING_HEX
               |NGX_HTTP_MONITORING_TOKEN;
-        digits = 0;
 
-        while (src < last && *src != '/') {
-            c = ngx_http_monitoring_class[*src++];
+        for (next = seg; next < last && *next != '/'; next++) {
+            c = ngx_http_monitoring_class[*next];
             all &= c;
-            digits += c & NGX_HTTP_MONITORING_DIGIT;
         }
 
-        n = src - seg;
+        n = next - seg;
 
         if ((all & NGX_HTTP_MONITORING_DIGIT)
             || ((all & NGX_HTTP_MONITORING_HEX) && n >= 16)
-            || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20 && digits)
+            || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20)
             || ngx_http_monitoring_is_uuid(seg, n))
         {
             seg = (u_char *) "{id}";
@@ -242,9 +264,41 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
 
         n = ngx_min(n, (size_t) (end - d));
         d = ngx_cpymem(d, seg, n);
+
+        src = next;
     }
 
     return d - dst;
+}
+
+
+/*
+ * the first digit, or "last"; eight bytes at a time: a byte is a digit
+ * when (byte ^ '0') < 10, and the lowest byte flagged is always right
+ */
+
+static u_char *
+ngx_http_monitoring_find_digit(u_char *p, u_char *last)
+{
+    uint64_t  w;
+
+    while (last - p >= 8) {
+        ngx_memcpy(&w, p, 8);
+
+        w ^= 0x3030303030303030ULL;
+
+        if ((w - 0x0a0a0a0a0a0a0a0aULL) & ~w & 0x8080808080808080ULL) {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < last && (*p < '0' || *p > '9')) {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -275,9 +329,9 @@ ngx_http_monitoring_is_uuid(u_char *p, size_t len)
 
 
 /*
- * segments made only of such bytes may be identifiers: all digits,
- * 16 or more hex digits, or a token of 20 or more letters, digits, "-"
- * and "_" with at least one digit
+ * segments with a digit and made only of such bytes may be identifiers:
+ * all digits, 16 or more hex digits, or a token of 20 or more letters,
+ * digits, "-" and "_"
  */
 
 void

@@ -182,6 +182,7 @@ ngx_int_t
 ngx_http_monitoring_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
+    ngx_table_elt_t                  *vary;
     ngx_http_monitoring_ctx_t        *ctx;
     ngx_http_monitoring_loc_conf_t   *mlcf;
     ngx_http_monitoring_main_conf_t  *mmcf;
@@ -226,6 +227,17 @@ ngx_http_monitoring_metrics_handler(ngx_http_request_t *r)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
+    /* the format depends on the Accept header */
+
+    vary = ngx_list_push(&r->headers_out.headers);
+    if (vary == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    vary->hash = 1;
+    ngx_str_set(&vary->key, "Vary");
+    ngx_str_set(&vary->value, "Accept");
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -240,9 +252,15 @@ ngx_http_monitoring_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * OpenMetrics when the Accept header names it, unless with "q=0";
+ * Prometheus asks for it first and text format 0.0.4 second
+ */
+
 static ngx_uint_t
 ngx_http_monitoring_accepts_openmetrics(ngx_http_request_t *r)
 {
+    u_char           *p, *last, *end;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -262,16 +280,46 @@ ngx_http_monitoring_accepts_openmetrics(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Accept") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+        if (h[i].key.len != sizeof("Accept") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
                                sizeof("Accept") - 1)
-               == 0
-            && ngx_strcasestrn(h[i].value.data, "application/openmetrics-text",
-                               sizeof("application/openmetrics-text") - 2)
-               != NULL)
+               != 0)
         {
-            return 1;
+            continue;
         }
+
+        last = h[i].value.data + h[i].value.len;
+
+        p = ngx_strlcasestrn(h[i].value.data, last,
+                             (u_char *) "application/openmetrics-text",
+                             sizeof("application/openmetrics-text") - 2);
+        if (p == NULL) {
+            continue;
+        }
+
+        end = ngx_strlchr(p, last, ',');
+
+        if (end == NULL) {
+            end = last;
+        }
+
+        /* "q=0", "q=0.0", "q=0.000" */
+
+        p = ngx_strlcasestrn(p, end, (u_char *) "q=0", sizeof("q=0") - 2);
+
+        if (p != NULL) {
+            for (p += sizeof("q=0") - 1; p < end && (*p == '.' || *p == '0');
+                 p++)
+            {
+                /* void */
+            }
+
+            if (p == end || *p == ' ' || *p == ';') {
+                continue;
+            }
+        }
+
+        return 1;
     }
 }
 
@@ -310,6 +358,7 @@ ngx_http_monitoring_metrics_write(ngx_http_request_t *r)
 
     /* the client reads slower than we render: go on when it has read */
 
+    r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_monitoring_metrics_write;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -331,7 +380,7 @@ ngx_http_monitoring_send(ngx_http_request_t *r, ngx_http_monitoring_ctx_t *ctx)
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    if (ctx->busy) {
+    if (ctx->busy != NULL) {
         rc = ngx_http_output_filter(r, NULL);
 
         cl = NULL;
@@ -476,7 +525,7 @@ ngx_http_monitoring_render_family(ngx_http_monitoring_ctx_t *ctx,
 
         for ( /* void */ ; ctx->slot <= sh->hash_mask + 1; ctx->slot++) {
 
-            if (ctx->series) {
+            if (ctx->series != NULL) {
                 s = ctx->series;
 
             } else if (ctx->slot <= sh->hash_mask) {
@@ -564,19 +613,22 @@ ngx_http_monitoring_statuses(ngx_http_monitoring_ctx_t *ctx,
     ngx_uint_t                     n, code, status, kind;
     ngx_atomic_t                  *overflow;
     ngx_atomic_uint_t              count;
-    ngx_http_monitoring_status_t  *st;
+    ngx_http_monitoring_status_t  *st, *head;
 
     kind = ngx_http_monitoring_kind(s);
     overflow = (s == zone->sh->overflow[kind])
                ? zone->sh->overflow_status[kind] : NULL;
 
+    /* the list grows at its head meanwhile: walk the same one twice */
+
+    head = s->status;
     n = 0;
 
-    for (st = s->status; st; st = st->next) {
+    for (st = head; st != NULL; st = st->next) {
         n++;
     }
 
-    if (overflow) {
+    if (overflow != NULL) {
         for (status = 0; status < NGX_HTTP_MONITORING_MAX_STATUS; status++) {
             if (overflow[status]) {
                 n++;
@@ -592,13 +644,11 @@ ngx_http_monitoring_statuses(ngx_http_monitoring_ctx_t *ctx,
     }
 
     p = ctx->buf->last;
-    st = s->status;
+    st = head;
     status = 0;
 
-    /* the list may grow meanwhile: render as many as space was taken for */
-
     while (n--) {
-        if (st) {
+        if (st != NULL) {
             code = st->status;
             count = st->count;
             st = st->next;
@@ -928,7 +978,7 @@ ngx_http_monitoring_series_start(u_char *p, ngx_str_t *name, char *suffix,
 {
     p = ngx_cpymem(p, name->data, name->len);
 
-    if (suffix) {
+    if (suffix != NULL) {
         while (*suffix) {
             *p++ = *suffix++;
         }

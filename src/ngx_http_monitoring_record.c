@@ -38,9 +38,16 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
     ngx_http_monitoring_sh_t        *sh;
     ngx_http_core_srv_conf_t        *cscf;
     ngx_http_monitoring_zone_t      *zone;
+    ngx_http_variable_value_t       *vv;
     ngx_http_monitoring_label_t     *label;
     ngx_http_monitoring_series_t    *s;
     ngx_http_monitoring_loc_conf_t  *mlcf;
+
+    /* a subrequest is a part of its request, counted once, by it */
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_monitoring_module);
 
@@ -83,13 +90,31 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 
     labels = p;
 
-    if (mlcf->labels) {
+    if (mlcf->labels != NULL) {
         label = mlcf->labels->elts;
 
         for (i = 0; i < mlcf->labels->nelts; i++) {
-            if (ngx_http_complex_value(r, &label[i].value, &value) != NGX_OK)
+
+            /*
+             * an empty label is no label to Prometheus: leave it out of
+             * the key, or two keys would render as one series
+             */
+
+            if (label[i].index != NGX_ERROR) {
+                vv = ngx_http_get_flushed_variable(r, label[i].index);
+
+                if (vv == NULL || vv->not_found || vv->len == 0) {
+                    continue;
+                }
+
+                value.data = vv->data;
+                value.len = vv->len;
+
+            } else if (ngx_http_complex_value(r, &label[i].value, &value)
+                       != NGX_OK
+                       || value.len == 0)
             {
-                ngx_str_null(&value);
+                continue;
             }
 
             *p++ = (u_char) label[i].name.len;
@@ -180,41 +205,60 @@ ngx_http_monitoring_upstreams(ngx_http_request_t *r,
 {
     u_char                        *p, *start;
     ngx_str_t                     *upstream;
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, last;
     ngx_msec_t                     ms;
     ngx_http_upstream_t           *u;
+    ngx_http_upstream_state_t     *state;
     ngx_http_monitoring_zone_t    *zone;
     ngx_http_monitoring_series_t  *s;
-    ngx_http_upstream_state_t     *state;
 
     zone = mlcf->zone->data;
     u = r->upstream;
+    state = r->upstream_states->elts;
 
-    if (u && u->upstream) {
-        upstream = &u->upstream->host;
+    /*
+     * internal redirects separate the states of several upstreams with
+     * an entry without a peer; only the last upstream is still known
+     */
 
-    } else if (u && u->resolved && u->resolved->host.len) {
-        upstream = &u->resolved->host;
+    last = 0;
 
-    } else {
-        upstream = &ngx_http_monitoring_no_upstream;
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].peer == NULL) {
+            last = i + 1;
+        }
     }
 
-    p = ngx_http_monitoring_upstream_buf;
-    *p++ = NGX_HTTP_MONITORING_UPSTREAM;
-
-    p = ngx_http_monitoring_key_part(p, upstream,
-                                     NGX_HTTP_MONITORING_PART_MAX);
-    start = p;
-
-    state = r->upstream_states->elts;
+    start = NULL;
 
     for (i = 0; i < r->upstream_states->nelts; i++) {
 
-        /* internal redirects separate the states of several upstreams */
-
         if (state[i].peer == NULL) {
             continue;
+        }
+
+        if (start == NULL || i == last) {
+
+            if (i < last) {
+                upstream = &ngx_http_monitoring_no_upstream;
+
+            } else if (u != NULL && u->upstream != NULL) {
+                upstream = &u->upstream->host;
+
+            } else if (u != NULL && u->resolved != NULL
+                       && u->resolved->host.len)
+            {
+                upstream = &u->resolved->host;
+
+            } else {
+                upstream = &ngx_http_monitoring_no_upstream;
+            }
+
+            p = ngx_http_monitoring_upstream_buf;
+            *p++ = NGX_HTTP_MONITORING_UPSTREAM;
+
+            start = ngx_http_monitoring_key_part(p, upstream,
+                                                NGX_HTTP_MONITORING_PART_MAX);
         }
 
         p = ngx_http_monitoring_key_part(start, state[i].peer,
@@ -281,21 +325,17 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             d += 8;
         }
 
-        if (src == last) {
+        while (src < last && d < end && *src < 0x80) {
+            *d++ = *src++;
+        }
+
+        if (src == last || d == end) {
             break;
         }
 
+        /* a byte of 0x80 or more */
+
         c = *src;
-
-        if (c < 0x80) {
-            if (d == end) {
-                break;
-            }
-
-            *d++ = c;
-            src++;
-            continue;
-        }
 
         lo = 0x80;
         hi = 0xbf;

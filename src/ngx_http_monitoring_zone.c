@@ -58,16 +58,17 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_monitoring_zone_t  *ozone = data;
 
-    size_t                       len;
-    u_char                       kind;
-    ngx_uint_t                   n;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_monitoring_sh_t    *sh;
-    ngx_http_monitoring_zone_t  *zone;
+    size_t                         len;
+    u_char                         kind;
+    ngx_uint_t                     n;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_monitoring_sh_t      *sh;
+    ngx_http_monitoring_zone_t    *zone;
+    ngx_http_monitoring_bounds_t  *bounds;
 
     zone = shm_zone->data;
 
-    if (ozone) {
+    if (ozone != NULL) {
         if (ozone->sh->layout != NGX_HTTP_MONITORING_LAYOUT) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "monitoring zone \"%V\" was created by an "
@@ -133,9 +134,15 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    /* the bounds of shared series live in the zone too */
+
+    bounds = ngx_http_monitoring_bounds_locked(zone,
+                                         ngx_http_monitoring_default_bounds);
+
     for (kind = 0; kind < NGX_HTTP_MONITORING_KINDS; kind++) {
-        sh->overflow[kind] = ngx_http_monitoring_series_alloc_locked(zone,
-                                  &kind, 1, ngx_http_monitoring_default_bounds);
+        sh->overflow[kind] = (bounds == NULL) ? NULL
+                             : ngx_http_monitoring_series_alloc_locked(zone,
+                                                          &kind, 1, bounds);
 
         if (sh->overflow[kind] == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
@@ -258,7 +265,9 @@ ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
         }
     }
 
-    if (zone->max_series && sh->nseries >= zone->max_series) {
+    /* a full zone stays full: nodes are never freed */
+
+    if (sh->full || (zone->max_series && sh->nseries >= zone->max_series)) {
         return ngx_http_monitoring_overflow(zone, key[0], log);
     }
 
@@ -281,7 +290,7 @@ ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
     if (zone->max_series == 0 || sh->nseries < zone->max_series) {
         b = ngx_http_monitoring_bounds_locked(zone, bounds);
 
-        if (b) {
+        if (b != NULL) {
             s = ngx_http_monitoring_series_alloc_locked(zone, key, len, b);
         }
     }
@@ -324,7 +333,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
     sh = zone->sh;
     kind = ngx_http_monitoring_kind(s);
 
-    if (s != sh->overflow[kind]) {
+    if (s != sh->overflow[kind] && !sh->full) {
         ngx_shmtx_lock(&zone->shpool->mutex);
 
         for (st = s->status; st; st = st->next) {
@@ -338,7 +347,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
         st = ngx_http_monitoring_alloc_locked(zone,
                                         sizeof(ngx_http_monitoring_status_t));
 
-        if (st) {
+        if (st != NULL) {
             st->status = status;
             st->count = 1;
             st->next = s->status;
@@ -350,10 +359,12 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        if (st) {
+        if (st != NULL) {
             return;
         }
+    }
 
+    if (s != sh->overflow[kind]) {
         (void) ngx_http_monitoring_overflow(zone, kind, log);
     }
 
@@ -403,7 +414,9 @@ ngx_http_monitoring_overflow(ngx_http_monitoring_zone_t *zone,
     if ((time_t) last + NGX_HTTP_MONITORING_LOG_INTERVAL <= now
         && ngx_atomic_cmp_set(&sh->full_logged, last, (ngx_atomic_uint_t) now))
     {
-        if (zone->max_series && sh->nseries >= zone->max_series) {
+        if (!sh->full
+            && zone->max_series && sh->nseries >= zone->max_series)
+        {
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "monitoring zone \"%V\" is full: max_series=%ui "
                           "reached, new series are counted as "
@@ -431,6 +444,11 @@ ngx_http_monitoring_alloc_locked(ngx_http_monitoring_zone_t *zone,
     sh = zone->sh;
     size = ngx_align(size, sizeof(ngx_atomic_t));
 
+    /*
+     * chunk_free never claims more than is left: a worker killed at any
+     * point here leaves at worst some unused bytes
+     */
+
     if (size > sh->chunk_free) {
 
         /* series are carved from chunks to avoid slab's power of 2 sizes */
@@ -438,18 +456,29 @@ ngx_http_monitoring_alloc_locked(ngx_http_monitoring_zone_t *zone,
         p = ngx_slab_alloc_locked(zone->shpool,
                                   NGX_HTTP_MONITORING_CHUNK_SIZE);
         if (p == NULL) {
-            return ngx_slab_calloc_locked(zone->shpool, size);
+            p = ngx_slab_calloc_locked(zone->shpool, size);
+
+            if (p == NULL) {
+                sh->full = 1;
+            }
+
+            return p;
         }
 
         ngx_memzero(p, NGX_HTTP_MONITORING_CHUNK_SIZE);
 
+        sh->chunk_free = 0;
+        ngx_memory_barrier();
         sh->chunk = p;
+        ngx_memory_barrier();
         sh->chunk_free = NGX_HTTP_MONITORING_CHUNK_SIZE;
     }
 
     p = sh->chunk;
-    sh->chunk += size;
+
     sh->chunk_free -= size;
+    ngx_memory_barrier();
+    sh->chunk += size;
 
     return p;
 }

@@ -126,6 +126,12 @@ fails(http => 'monitoring_zone z 1m foo=1;',
 fails(http => 'monitoring_zone z 1m max_series=x;',
     'invalid max_series "x" in "monitoring_zone" directive');
 
+fails(http => 'monitoring_zone z 1m max_series=5 max_series=6;',
+    'duplicate parameter "max_series=6" in "monitoring_zone" directive');
+
+fails(http => 'monitoring_label app "";',
+    'invalid value "" in "monitoring_label" directive');
+
 fails(http => 'monitoring_zone main 1m;',
     'duplicate zone "main" in "monitoring_zone" directive');
 

@@ -55,6 +55,20 @@ http {
             return 200 "ok\n";
         }
 
+        location /order/a {
+            monitoring_label  zz  one;
+            monitoring_label  aa  two;
+            monitoring_endpoint /order;
+            return 200 "ok\n";
+        }
+
+        location /order/b {
+            monitoring_label  aa  two;
+            monitoring_label  zz  one;
+            monitoring_endpoint /order;
+            return 200 "ok\n";
+        }
+
         location /raw/ {
             monitoring_label  app   $http_x_app;
             monitoring_label  path  $uri;
@@ -70,6 +84,10 @@ http {
 
         location /metrics {
             monitoring_metrics;
+
+            if ($arg_x) {
+                set $dummy 1;
+            }
         }
     }
 }
@@ -90,6 +108,8 @@ get('/', 'X-Tenant: globex', 'X-App: shop') for 1 .. 2;
 get('/', 'X-Tenant: initech') for 1 .. 4;
 get('/feature?f=beta') for 1 .. 2;
 get('/feature?f=new') for 1 .. 1;
+get('/order/a');
+get('/order/b');
 
 # hostile values: quotes, backslashes, newlines, invalid UTF-8, long
 
@@ -103,11 +123,23 @@ poll(sub {
     (undef, $body) = metrics(port(8081));
     $m = parse_metrics($body);
     return metric_sum($m, 'nginx_http_requests_total', { server => 'labels' })
-        == 15;
+        == 17;
 });
 
-is(metric_sum($m, 'nginx_http_requests_total', { server => 'labels' }), 15,
+is(metric_sum($m, 'nginx_http_requests_total', { server => 'labels' }), 17,
     'all requests counted');
+
+my @order = metric_find($m, 'nginx_http_requests_total',
+    { endpoint => '/order' });
+is(scalar @order, 1, 'labels in another order: the same series');
+is($order[0] && $order[0]{value}, 2, 'labels in another order: both counted');
+like($order[0] && $order[0]{line}, qr/,aa="two",zz="one",/,
+    'custom labels sorted by name');
+
+# an "if" block in the metrics location runs the same handler
+
+my (undef, $ifbody) = metrics(port(8081), path => '/metrics?x=1');
+like($ifbody, qr/^nginx_up 1$/m, 'metrics location with an if block');
 
 is(metric_sum($m, 'nginx_http_requests_total',
     { tenant => 'acme', app => 'shop', endpoint => '/' }), 3,

@@ -64,6 +64,12 @@ http {
             return 200 "ok\n";
         }
 
+        location /logged {
+            log_subrequest on;
+            auth_request /auth;
+            return 200 "ok\n";
+        }
+
         location = /auth {
             internal;
             return 204;
@@ -155,6 +161,7 @@ is(get('/inner', port => port(8081)), 404, 'GET /inner, second server');
 is(get('/', port => port(8082)), 200, 'GET /, third server');
 is(get('/on', port => port(8082)), 200, 'GET /on, third server');
 is(get('/protected'), 200, 'GET /protected, with a subrequest');
+is(get('/logged'), 200, 'GET /logged, with a logged subrequest');
 is(get('/missing'), 200, 'GET /missing, redirected');
 
 my $m;
@@ -162,7 +169,7 @@ my $m;
 poll(sub {
     my (undef, $body) = metrics(port(8080));
     $m = parse_metrics($body);
-    return metric_sum($m, 'nginx_http_requests_total', {}) == 11;
+    return metric_sum($m, 'nginx_http_requests_total', {}) == 12;
 }, timeout => 5);
 
 sub count {
@@ -170,7 +177,7 @@ sub count {
     return metric_sum($m, 'nginx_http_requests_total', \%labels);
 }
 
-is(count(), 11, 'eleven requests recorded');
+is(count(), 12, "twelve requests recorded");
 
 is(count(zone => 'main', server => 'first.test', endpoint => '/a',
     method => 'GET', status => '200'), 3,
@@ -198,6 +205,8 @@ is(count(endpoint => qr/^\/metrics/), 0, 'metrics requests not recorded');
 
 is(count(zone => 'main', endpoint => '/protected', status => '200'), 1,
     'request with a subrequest recorded once');
+is(count(zone => 'main', endpoint => '/logged', status => '200'), 1,
+    'request with a subrequest recorded once, log_subrequest on');
 is(count(endpoint => '/auth'), 0, 'subrequest not recorded');
 is(count(endpoint => qr{^/(?:missing|fallback)$}), 1,
     'redirected request recorded once');

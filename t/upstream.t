@@ -58,6 +58,7 @@ http {
 
         monitoring main;
         monitoring_label  cache  \$upstream_cache_status;
+        monitoring_label  app    front;
 
         location /ok {
             proxy_pass http://backend;
@@ -183,7 +184,12 @@ ok(!@errors, 'upstream histograms are well formed') or diag(join "\n", @errors);
 # the custom labels go on upstream samples too
 
 my @s = metric_find($m, $U, { upstream => 'backend' });
-ok(@s && exists $s[0]{labels}{cache}, 'custom label on upstream samples');
+ok(@s && ($s[0]{labels}{app} // '') eq 'front',
+    'custom label on upstream samples');
+
+# no cache here: an empty value is no label, as Prometheus sees it
+
+ok(@s && !exists $s[0]{labels}{cache}, 'empty label left out');
 
 my ($pok, $out) = promtool_check($body);
 ok($pok, 'promtool check metrics') or diag($out);
