@@ -15,10 +15,11 @@ BACKEND_PORT ?=	8081
 
 MODULE :=	$(BUILD)/ngx_http_monitoring_module.so
 SOURCES :=	config $(wildcard src/*.c src/*.h)
+PAGE :=		$(wildcard html/*)
 
 DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
-		prometheus apache2-utils
+		prometheus apache2-utils chromium fonts-dejavu-core
 
 .PHONY: all deps run test clean
 
@@ -36,7 +37,7 @@ deps:
 	    apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-$(BUILD)/nginx/objs/Makefile: config
+$(BUILD)/nginx/objs/Makefile: config $(PAGE)
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx

@@ -28,6 +28,15 @@ static char *ngx_http_monitoring_slow_threshold(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_monitoring_thresholds(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_monitoring_parse_ratio(ngx_str_t *value,
+    ngx_uint_t *ratio);
+static char *ngx_http_monitoring_resolve(ngx_conf_t *cf,
+    ngx_http_monitoring_loc_conf_t *conf, ngx_shm_zone_t **zone,
+    char *directive);
 static ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf,
     ngx_str_t *name, char *directive);
 static void *ngx_http_monitoring_create_main_conf(ngx_conf_t *cf);
@@ -142,6 +151,27 @@ static ngx_command_t  ngx_http_monitoring_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_monitoring_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_monitoring_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_monitoring_loc_conf_t, dashboard),
+      (void *) ngx_http_monitoring_dashboard_handler },
+
+    { ngx_string("monitoring_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_monitoring_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_monitoring_loc_conf_t, health),
+      (void *) ngx_http_monitoring_health_handler },
+
+    { ngx_string("monitoring_health_thresholds"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_monitoring_thresholds,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -790,6 +820,273 @@ ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * A handler without a zone takes the one its location records into,
+ * else the only zone declared: known once the http block is merged.
+ */
+
+static ngx_shm_zone_t  ngx_http_monitoring_unresolved;
+
+
+static char *
+ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_shm_zone_t            **zp;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    zp = (ngx_shm_zone_t **) ((u_char *) mlcf + cmd->offset);
+
+    if (*zp != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        *zp = ngx_http_monitoring_zone_ref(cf, &value[1],
+                                           (char *) cmd->name.data);
+        if (*zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        *zp = &ngx_http_monitoring_unresolved;
+        mlcf->handler_file = cf->conf_file->file.name;
+        mlcf->handler_line = cf->conf_file->line;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_monitoring_resolve(ngx_conf_t *cf,
+    ngx_http_monitoring_loc_conf_t *conf, ngx_shm_zone_t **zone,
+    char *directive)
+{
+    ngx_shm_zone_t                  **zones;
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
+    if (*zone != &ngx_http_monitoring_unresolved) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->zone != NULL) {
+        *zone = conf->zone;
+        return NGX_CONF_OK;
+    }
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_monitoring_module);
+
+    if (mmcf->zones.nelts == 1) {
+        zones = mmcf->zones.elts;
+        *zone = zones[0];
+        return NGX_CONF_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"%s\" directive needs a zone: %s, and its location "
+                  "records into none, in %V:%ui", directive,
+                  mmcf->zones.nelts ? "several zones are declared"
+                                    : "no zone is declared",
+                  &conf->handler_file, conf->handler_line);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * monitoring_health_thresholds error_rate=1%,5% p95=200ms,500ms window=1m
+ */
+
+static char *
+ngx_http_monitoring_thresholds(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_monitoring_main_conf_t *mmcf = conf;
+
+    u_char      *comma;
+    ngx_str_t   *value, warn, crit, s;
+    ngx_uint_t   i, w, c;
+    ngx_msec_t   wm, cm;
+
+    if (mmcf->thresholds_set) {
+        return "is duplicate";
+    }
+
+    mmcf->thresholds_set = 1;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "window=", sizeof("window=") - 1)
+            == 0)
+        {
+            s.data = value[i].data + sizeof("window=") - 1;
+            s.len = value[i].len - (sizeof("window=") - 1);
+
+            if (ngx_http_monitoring_parse_msec(&s, &wm) != NGX_OK
+                || wm == 0
+                || wm % (NGX_HTTP_MONITORING_SLOT * 1000) != 0
+                || wm > NGX_HTTP_MONITORING_MAX_WINDOW * 1000)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid window \"%V\" in \"%V\" "
+                                   "directive, it must be 10s, 20s, ... 1m",
+                                   &s, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            mmcf->window = wm / 1000;
+            continue;
+        }
+
+        s = value[i];
+
+        if (ngx_strncmp(s.data, "error_rate=", sizeof("error_rate=") - 1)
+            == 0)
+        {
+            s.data += sizeof("error_rate=") - 1;
+            s.len -= sizeof("error_rate=") - 1;
+
+        } else if (ngx_strncmp(s.data, "p95=", sizeof("p95=") - 1) == 0) {
+            s.data += sizeof("p95=") - 1;
+            s.len -= sizeof("p95=") - 1;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive", &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        comma = ngx_strlchr(s.data, s.data + s.len, ',');
+
+        if (comma == NULL) {
+            goto invalid;
+        }
+
+        warn.data = s.data;
+        warn.len = comma - s.data;
+        crit.data = comma + 1;
+        crit.len = s.data + s.len - crit.data;
+
+        if (value[i].data[0] == 'e') {
+            if (ngx_http_monitoring_parse_ratio(&warn, &w) != NGX_OK
+                || ngx_http_monitoring_parse_ratio(&crit, &c) != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            if (w > c) {
+                goto order;
+            }
+
+            mmcf->error_warn = w;
+            mmcf->error_crit = c;
+
+        } else {
+            if (ngx_http_monitoring_parse_msec(&warn, &wm) != NGX_OK
+                || ngx_http_monitoring_parse_msec(&crit, &cm) != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            if (wm > cm) {
+                goto order;
+            }
+
+            mmcf->p95_warn = wm;
+            mmcf->p95_crit = cm;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+
+order:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "the warning threshold is above the critical one",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* "1%", "0.5%" or a fraction "0.01", in 1/10000 */
+
+static ngx_int_t
+ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
+{
+    u_char      *p, *last;
+    ngx_uint_t   n, scale, percent;
+
+    p = value->data;
+    last = p + value->len;
+
+    percent = (last > p && last[-1] == '%');
+
+    if (percent) {
+        last--;
+    }
+
+    n = 0;
+    scale = 0;
+
+    if (p == last) {
+        return NGX_ERROR;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '.' && scale == 0) {
+            scale = 1;
+            continue;
+        }
+
+        if (*p < '0' || *p > '9' || n > 1000000 || scale > 10000) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + (*p - '0');
+
+        if (scale) {
+            scale *= 10;
+        }
+    }
+
+    if (scale == 0) {
+        scale = 1;
+    }
+
+    /* percent: n / scale / 100; fraction: n / scale; in 1/10000 */
+
+    n = percent ? n * 100 : n * 10000;
+
+    if (n % scale != 0 || n / scale > 10000) {
+        return NGX_ERROR;
+    }
+
+    *ratio = n / scale;
+
+    return NGX_OK;
+}
+
+
+/*
  * zones may be declared after they are used, as with limit_req_zone;
  * references are checked once the http block is parsed
  */
@@ -844,6 +1141,14 @@ ngx_http_monitoring_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+
+    /* 1% and 5% of 5xx, p95 200ms and 500ms, over a minute */
+
+    mmcf->error_warn = 100;
+    mmcf->error_crit = 500;
+    mmcf->p95_warn = 200;
+    mmcf->p95_crit = 500;
+    mmcf->window = 60;
 
     return mmcf;
 }
@@ -901,6 +1206,24 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->metrics == NULL) {
         conf->metrics = prev->metrics;
+    }
+
+    if (conf->dashboard == NULL) {
+        conf->dashboard = prev->dashboard;
+    }
+
+    if (conf->health == NULL) {
+        conf->health = prev->health;
+    }
+
+    if (ngx_http_monitoring_resolve(cf, conf, &conf->dashboard,
+                                    "monitoring_dashboard")
+        != NGX_CONF_OK
+        || ngx_http_monitoring_resolve(cf, conf, &conf->health,
+                                       "monitoring_health")
+           != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     ngx_conf_merge_ptr_value(conf->bounds, prev->bounds,

@@ -136,6 +136,7 @@ typedef struct {
     ngx_http_monitoring_point_t      hour[NGX_HTTP_MONITORING_HOUR_POINTS];
     ngx_http_monitoring_point_t      day[NGX_HTTP_MONITORING_DAY_POINTS];
     ngx_atomic_t                     day_last;  /* last period summed */
+    ngx_atomic_t                     open;      /* last slot opened */
 } ngx_http_monitoring_history_t;
 
 
@@ -210,6 +211,7 @@ typedef struct {
     ngx_msec_t                       p95_warn;
     ngx_msec_t                       p95_crit;
     ngx_uint_t                       window;
+    ngx_uint_t                       thresholds_set;
 } ngx_http_monitoring_main_conf_t;
 
 
@@ -248,6 +250,8 @@ typedef struct {
     ngx_array_t                     *metrics;  /* ngx_shm_zone_t * */
     ngx_shm_zone_t                  *dashboard;
     ngx_shm_zone_t                  *health;
+    ngx_str_t                        handler_file;
+    ngx_uint_t                       handler_line;
 } ngx_http_monitoring_loc_conf_t;
 
 
@@ -293,16 +297,18 @@ ngx_uint_t ngx_http_monitoring_fine_index(ngx_msec_t ms);
 double ngx_http_monitoring_fine_quantile(uint64_t *bucket, uint64_t total,
     double q);
 double ngx_http_monitoring_bucket_quantile(ngx_http_monitoring_bounds_t *b,
-    uint64_t *bucket, double q);
+    double *bucket, double q);
 
 void ngx_http_monitoring_history_record(ngx_http_monitoring_zone_t *zone,
-    ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status);
+    ngx_msec_t ms, ngx_uint_t status);
+void ngx_http_monitoring_half_record(ngx_http_monitoring_series_t *s,
+    ngx_uint_t i, ngx_uint_t status);
 void ngx_http_monitoring_history_roll(ngx_http_monitoring_zone_t *zone,
     time_t now);
 void ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
     ngx_uint_t seconds, ngx_http_monitoring_window_t *w);
 void ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
-    double *rps, double *error_rate, double *p95);
+    double *requests, double *rps, double *error_rate, double *p95);
 ngx_str_t *ngx_http_monitoring_label_names(ngx_uint_t kind);
 
 u_char *ngx_http_monitoring_status(ngx_http_monitoring_main_conf_t *mmcf,

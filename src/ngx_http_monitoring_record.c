@@ -158,6 +158,15 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 
     ngx_http_monitoring_record(zone, s, ms, status, r->connection->log);
 
+    /*
+     * health checks stay out of the statistics that decide health: a 503
+     * of /health must not keep the zone degraded
+     */
+
+    if (r->content_handler != ngx_http_monitoring_health_handler) {
+        ngx_http_monitoring_history_record(zone, ms, status);
+    }
+
     if (ngx_worker < NGX_HTTP_MONITORING_MAX_WORKERS) {
         (void) ngx_atomic_fetch_add(&sh->workers[ngx_worker].requests, 1);
     }
@@ -191,6 +200,7 @@ ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
     (void) ngx_atomic_fetch_add(&s->time_sum, ms);
 
     ngx_http_monitoring_status_add(zone, s, status, log);
+    ngx_http_monitoring_half_record(s, i, status);
 }
 
 

@@ -114,6 +114,19 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    sh->history = ngx_slab_calloc(shpool,
+                                  sizeof(ngx_http_monitoring_history_t));
+    if (sh->history == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nothing to sum for the time before the zone existed */
+
+    sh->history->open = ngx_time() / NGX_HTTP_MONITORING_SLOT;
+    sh->history->day_last = sh->history->open
+                            / (NGX_HTTP_MONITORING_DAY_STEP
+                               / NGX_HTTP_MONITORING_SLOT) - 1;
+
     sh->hash_mask = n - 1;
     sh->layout = NGX_HTTP_MONITORING_LAYOUT;
     sh->start_time = ngx_time();
@@ -376,6 +389,13 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
 }
 
 
+ngx_str_t *
+ngx_http_monitoring_label_names(ngx_uint_t kind)
+{
+    return ngx_http_monitoring_names[kind];
+}
+
+
 /* zone memory in use: slab pages taken, less the unused end of the chunk */
 
 size_t
@@ -560,8 +580,11 @@ ngx_http_monitoring_series_alloc_locked(ngx_http_monitoring_zone_t *zone,
         labels--;
     }
 
+    /* the buckets, two window halves (minute, errors, buckets), the key */
+
     size = offsetof(ngx_http_monitoring_series_t, bucket)
-           + (bounds->n + 1) * sizeof(ngx_atomic_t) + len + labels;
+           + (bounds->n + 1 + 2 * (bounds->n + 3)) * sizeof(ngx_atomic_t)
+           + len + labels;
 
     s = ngx_http_monitoring_alloc_locked(zone, size);
     if (s == NULL) {

@@ -118,7 +118,7 @@ fails(http => 'monitoring_zone z abc;',
 
 fails(http => 'monitoring_zone z 16k;',
     'invalid zone size "16k" in "monitoring_zone" directive, '
-    . 'the minimum is 128k');
+    . 'the minimum is 256k');
 
 fails(http => 'monitoring_zone z 1m foo=1;',
     'invalid parameter "foo=1" in "monitoring_zone" directive');
@@ -234,7 +234,7 @@ passes('minimal');
 
 passes('everything',
     http => <<'EOF',
-    monitoring_zone  small  128k;
+    monitoring_zone  small  256k;
     monitoring_zone  capped-1_x  1m  max_series=100;
     monitoring main;
     monitoring_buckets 5ms 0.25s 2s;

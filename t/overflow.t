@@ -34,7 +34,7 @@ http {
     # raw $uri endpoints: this file is about them, not normalization
     monitoring_normalize_auto  off;
 
-    monitoring_zone  small   128k;
+    monitoring_zone  small   256k;
     monitoring_zone  capped  1m  max_series=100;
 
     server {
@@ -146,7 +146,7 @@ my $size = metric_value($m, 'nginx_monitoring_zone_bytes',
 my $used = metric_value($m, 'nginx_monitoring_zone_bytes',
     { zone => 'small', state => 'used' });
 
-is($size, 131072, 'small: zone size');
+is($size, 262144, 'small: zone size');
 ok(defined $used && $used > 0 && $used <= $size, 'small: used <= size')
     or diag("used " . ($used // 'none'));
 
