@@ -40,6 +40,9 @@ static char *ngx_http_monitoring_resolve(ngx_conf_t *cf,
 static ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf,
     ngx_str_t *name, char *directive);
 static void *ngx_http_monitoring_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_monitoring_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_monitoring_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static void *ngx_http_monitoring_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -186,8 +189,8 @@ static ngx_http_module_t  ngx_http_monitoring_module_ctx = {
     ngx_http_monitoring_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_monitoring_create_srv_conf,   /* create server configuration */
+    ngx_http_monitoring_merge_srv_conf,    /* merge server configuration */
 
     ngx_http_monitoring_create_loc_conf,   /* create location configuration */
     ngx_http_monitoring_merge_loc_conf     /* merge location configuration */
@@ -1151,6 +1154,51 @@ ngx_http_monitoring_create_main_conf(ngx_conf_t *cf)
     mmcf->window = 60;
 
     return mmcf;
+}
+
+
+static void *
+ngx_http_monitoring_create_srv_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_monitoring_srv_conf_t));
+}
+
+
+/*
+ * the server label is made safe once, here: the first server_name of
+ * the server block, "_" when it has none
+ */
+
+static char *
+ngx_http_monitoring_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_monitoring_srv_conf_t *conf = child;
+
+    u_char                    *p;
+    ngx_str_t                  name;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    name = cscf->server_name;
+
+    if (name.len == 0) {
+        ngx_str_set(&name, "_");
+    }
+
+    conf->key = ngx_pnalloc(cf->pool, 2 + NGX_HTTP_MONITORING_PART_MAX);
+    if (conf->key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = conf->key;
+    *p++ = NGX_HTTP_MONITORING_REQUEST;
+
+    conf->len = ngx_http_monitoring_key_part(p, &name,
+                                             NGX_HTTP_MONITORING_PART_MAX)
+                - conf->key;
+
+    return NGX_CONF_OK;
 }
 
 

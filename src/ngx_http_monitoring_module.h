@@ -215,6 +215,14 @@ typedef struct {
 } ngx_http_monitoring_main_conf_t;
 
 
+/* the start of the request keys of a server: kind, [len] server name */
+
+typedef struct {
+    u_char                          *key;
+    size_t                           len;
+} ngx_http_monitoring_srv_conf_t;
+
+
 /* a value that is one variable is read by its index, without a script */
 
 typedef struct {

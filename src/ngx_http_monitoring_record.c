@@ -17,7 +17,6 @@ static void ngx_http_monitoring_upstreams(ngx_http_request_t *r,
     ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len);
 
 
-static ngx_str_t  ngx_http_monitoring_no_server = ngx_string("_");
 static ngx_str_t  ngx_http_monitoring_other_method = ngx_string("OTHER");
 static ngx_str_t  ngx_http_monitoring_no_upstream = ngx_string("-");
 
@@ -31,12 +30,12 @@ ngx_int_t
 ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 {
     u_char                          *p, *labels;
-    ngx_str_t                        endpoint, value, *server, *method;
+    ngx_str_t                        endpoint, value, *method;
     ngx_uint_t                       i, status;
     ngx_time_t                      *tp;
     ngx_msec_int_t                   ms;
     ngx_http_monitoring_sh_t        *sh;
-    ngx_http_core_srv_conf_t        *cscf;
+    ngx_http_monitoring_srv_conf_t  *mscf;
     ngx_http_monitoring_zone_t      *zone;
     ngx_http_variable_value_t       *vv;
     ngx_http_monitoring_label_t     *label;
@@ -64,13 +63,9 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
         endpoint = r->uri;
     }
 
-    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+    mscf = ngx_http_get_module_srv_conf(r, ngx_http_monitoring_module);
 
-    server = &cscf->server_name;
-
-    if (server->len == 0) {
-        server = &ngx_http_monitoring_no_server;
-    }
+    /* a method nginx knows is in capitals only: no need to check it */
 
     method = &r->method_name;
 
@@ -81,12 +76,11 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
         method = &ngx_http_monitoring_other_method;
     }
 
-    p = ngx_http_monitoring_key_buf;
-    *p++ = NGX_HTTP_MONITORING_REQUEST;
-
-    p = ngx_http_monitoring_key_part(p, server, NGX_HTTP_MONITORING_PART_MAX);
+    p = ngx_cpymem(ngx_http_monitoring_key_buf, mscf->key, mscf->len);
     p = ngx_http_monitoring_endpoint_part(r, mlcf, &endpoint, p);
-    p = ngx_http_monitoring_key_part(p, method, NGX_HTTP_MONITORING_PART_MAX);
+
+    *p++ = (u_char) method->len;
+    p = ngx_cpymem(p, method->data, method->len);
 
     labels = p;
 
