@@ -10,6 +10,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY config Makefile ./
 COPY src/ src/
+COPY html/ html/
 RUN make
 
 
@@ -32,7 +33,7 @@ RUN mkdir -p /var/lib/nginx/demo/logs /var/lib/nginx/demo/tmp \
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=3s \
-    CMD curl -fsS http://127.0.0.1:8080/metrics > /dev/null || exit 1
+    CMD curl -fsS http://127.0.0.1:8080/health > /dev/null || exit 1
 
 CMD ["nginx", "-p", "/var/lib/nginx/demo/", "-c", "nginx.conf", \
      "-e", "logs/error.log", "-g", "daemon off;"]

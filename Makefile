@@ -58,7 +58,9 @@ run: deps $(MODULE)
 	    -e 's|@BACKEND_PORT@|$(BACKEND_PORT)|g' \
 	    demo/nginx.conf > $(BUILD)/demo/nginx.conf
 	@echo
+	@echo "  dashboard  http://127.0.0.1:$(PORT)/monitoring"
 	@echo "  metrics    http://127.0.0.1:$(PORT)/metrics"
+	@echo "  health     http://127.0.0.1:$(PORT)/health"
 	@echo "  demo site  http://127.0.0.1:$(PORT)/"
 	@echo "  stop with Ctrl-C"
 	@echo
