@@ -266,10 +266,10 @@
         if (v === null) {
             return '';
         }
-        if (num(th.critical) !== null && v >= th.critical) {
+        if (num(th.critical) !== null && v > th.critical) {
             return 'degraded';
         }
-        if (num(th.warning) !== null && v >= th.warning) {
+        if (num(th.warning) !== null && v > th.warning) {
             return 'warning';
         }
         return '';
@@ -298,11 +298,11 @@
         $('generated').setAttribute('title', fmtDateTime(t));
 
         if (num(er.warning) !== null || num(p95.warning) !== null) {
-            parts.push('warning at errors \u2265 ' + fmtPct(er.warning)
-                       + ' or p95 \u2265 ' + fmtMs(p95.warning));
+            parts.push('warning above errors ' + fmtPct(er.warning)
+                       + ' or p95 ' + fmtMs(p95.warning));
         }
         if (num(er.critical) !== null || num(p95.critical) !== null) {
-            parts.push('degraded at ' + fmtPct(er.critical)
+            parts.push('degraded above ' + fmtPct(er.critical)
                        + ' or ' + fmtMs(p95.critical));
         }
         setText('thresholds', parts.join(', '));

@@ -214,7 +214,7 @@ ngx_module_t  ngx_http_monitoring_module = {
 
 
 /*
- * "5ms", "0.25s", "2s", or a bare number of seconds ("0.005"), as in
+ * "5ms", "0.25s", "2s", "1m", or a bare number of seconds ("0.005"), as in
  * Prometheus bucket lists; NGX_DECLINED for a time that is not a whole
  * number of milliseconds
  */
@@ -235,6 +235,10 @@ ngx_http_monitoring_parse_msec(ngx_str_t *value, ngx_msec_t *msec)
 
     } else if (last - p >= 1 && last[-1] == 's') {
         unit = 1000000000;
+        last -= 1;
+
+    } else if (last - p >= 1 && last[-1] == 'm') {
+        unit = 60000000000ULL;
         last -= 1;
 
     } else {

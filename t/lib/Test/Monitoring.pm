@@ -32,7 +32,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     port http_get http_pipeline http_status http_header http_headers http_body
     metrics parse_metrics metric_find metric_sum metric_value promtool_check
-    histogram_errors poll
+    histogram_errors poll http_json json_type
 );
 
 our $REPO = abs_path(dirname(__FILE__) . '/../../..');
@@ -1277,6 +1277,64 @@ sub promtool_check {
     unlink $file;
 
     return ($r->{status} == 0, $r->{output});
+}
+
+###############################################################################
+
+# JSON
+
+# http_json($path, %opts): a request as http_get() makes it, its body
+# decoded as JSON; returns { status, headers, body, data, error }, with
+# data undef and error set when the body is not valid UTF-8 JSON
+
+sub http_json {
+    my ($path, %opts) = @_;
+
+    require Encode;
+    require JSON::PP;
+
+    my $r = http_get($path, %opts);
+
+    my %res = (
+        status => http_status($r),
+        headers => http_headers($r),
+        body => http_body($r),
+        raw => $r,
+    );
+
+    my $copy = $res{body};
+
+    unless (eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK()); 1 }) {
+        $res{error} = "not valid UTF-8: $@";
+        return \%res;
+    }
+
+    $res{data} = eval { JSON::PP->new->utf8->decode($res{body}) };
+    $res{error} = "not JSON: $@" unless defined $res{data};
+
+    return \%res;
+}
+
+# json_type($value): the JSON type of a freshly decoded value, one of
+# null, bool, number, string, array, object; pass the element itself
+# (json_type($d->{x})), before anything uses it as a string or number
+
+sub json_type {
+    require B;
+    require JSON::PP;
+
+    return 'null' unless defined $_[0];
+    return 'bool' if JSON::PP::is_bool($_[0]);
+    return 'array' if ref $_[0] eq 'ARRAY';
+    return 'object' if ref $_[0] eq 'HASH';
+    return 'ref' if ref $_[0];
+
+    my $f = B::svref_2object(\$_[0])->FLAGS;
+
+    return 'string' if $f & B::SVf_POK();
+    return 'number' if $f & (B::SVf_IOK() | B::SVf_NOK());
+
+    return 'unknown';
 }
 
 ###############################################################################
