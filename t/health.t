@@ -505,66 +505,44 @@ $t3->stop();
 
 my $c = Test::Monitoring->new();
 
-sub config_error {
-    my ($directives) = @_;
-
-    $c->write_file_expand('nginx.conf', <<"EOF");
-
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    monitoring_zone  main  1m;
-    $directives
-}
-
-EOF
-
-    my ($ok, $out) = $c->test_config();
-    return $ok ? undef : $out;
-}
 
 my $D = '"monitoring_health_thresholds" directive';
 
-like(config_error('monitoring_health_thresholds error_rate=5%,1%;'),
+like($c->config_error('monitoring_health_thresholds error_rate=5%,1%;'),
     qr/invalid value "error_rate=5%,1%" in $D, the warning threshold is above the critical one/,
     'error_rate warning above critical');
-like(config_error('monitoring_health_thresholds p95=1s,200ms;'),
+like($c->config_error('monitoring_health_thresholds p95=1s,200ms;'),
     qr/invalid value "p95=1s,200ms" in $D, the warning threshold is above the critical one/,
     'p95 warning above critical');
-like(config_error('monitoring_health_thresholds p95=abc,1s;'),
+like($c->config_error('monitoring_health_thresholds p95=abc,1s;'),
     qr/invalid value "p95=abc,1s" in $D/, 'p95 not a time');
-like(config_error('monitoring_health_thresholds error_rate=x%,5%;'),
+like($c->config_error('monitoring_health_thresholds error_rate=x%,5%;'),
     qr/invalid value "error_rate=x%,5%" in $D/, 'error_rate not a ratio');
-like(config_error('monitoring_health_thresholds error_rate=1%;'),
+like($c->config_error('monitoring_health_thresholds error_rate=1%;'),
     qr/invalid value "error_rate=1%" in $D/, 'one value only');
-like(config_error('monitoring_health_thresholds window=15s;'),
+like($c->config_error('monitoring_health_thresholds window=15s;'),
     qr/invalid window "15s" in $D, it must be 10s, 20s, ... 1m/,
     'window not a multiple of 10s');
-like(config_error('monitoring_health_thresholds window=2m;'),
+like($c->config_error('monitoring_health_thresholds window=2m;'),
     qr/invalid window "2m" in $D, it must be 10s, 20s, ... 1m/,
     'window over a minute');
-like(config_error('monitoring_health_thresholds window=0s;'),
+like($c->config_error('monitoring_health_thresholds window=0s;'),
     qr/invalid window "0s" in $D, it must be 10s, 20s, ... 1m/,
     'window zero');
-like(config_error('monitoring_health_thresholds foo=1;'),
+like($c->config_error('monitoring_health_thresholds foo=1;'),
     qr/invalid parameter "foo=1" in $D/, 'unknown parameter');
-like(config_error('monitoring_health_thresholds window=10s;'
+like($c->config_error('monitoring_health_thresholds window=10s;'
         . ' monitoring_health_thresholds window=20s;'),
     qr/$D is duplicate/, 'duplicate');
-is(config_error('monitoring_health_thresholds error_rate=1%,1% p95=1s,1s'
+is($c->config_error('monitoring_health_thresholds error_rate=1%,1% p95=1s,1s'
         . ' window=60s;'), undef, 'equal warning and critical pass');
-is(config_error('monitoring_health_thresholds window=30s;'), undef,
+is($c->config_error('monitoring_health_thresholds window=30s;'), undef,
     'window alone passes');
 
 # the default as docs/directives.md writes it, and as the error message
 # for a bad window suggests: window=1m
 
-is(config_error('monitoring_health_thresholds error_rate=1%,5%'
+is($c->config_error('monitoring_health_thresholds error_rate=1%,5%'
         . ' p95=200ms,500ms window=1m;'), undef, 'the documented default passes');
 
 done_testing();

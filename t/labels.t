@@ -210,50 +210,28 @@ sub utf8_invalid {
 
 # label names are checked at nginx -t
 
-sub config_error {
-    my ($directives) = @_;
 
-    $t->write_file_expand('nginx.conf', <<"EOF");
-
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    monitoring_zone  main  1m;
-    $directives
-}
-
-EOF
-
-    my ($tok, $tout) = $t->test_config();
-    return $tok ? undef : $tout;
-}
-
-like(config_error('monitoring_label 1app $host;'),
+like($t->config_error('monitoring_label 1app $host;'),
     qr/invalid label name "1app" in "monitoring_label" directive/,
     'label name starting with a digit');
-like(config_error('monitoring_label a-b $host;'),
+like($t->config_error('monitoring_label a-b $host;'),
     qr/invalid label name "a-b" in "monitoring_label" directive/,
     'label name with a dash');
-like(config_error('monitoring_label __x $host;'),
+like($t->config_error('monitoring_label __x $host;'),
     qr/invalid label name "__x" in "monitoring_label" directive/,
     'reserved prefix');
-like(config_error('monitoring_label endpoint $host;'),
+like($t->config_error('monitoring_label endpoint $host;'),
     qr/reserved label name "endpoint" in "monitoring_label" directive/,
     'built-in label name');
-like(config_error('monitoring_label zone $host;'),
+like($t->config_error('monitoring_label zone $host;'),
     qr/reserved label name "zone" in "monitoring_label" directive/,
     'zone label name');
-like(config_error('monitoring_label app $host; monitoring_label app $uri;'),
+like($t->config_error('monitoring_label app $host; monitoring_label app $uri;'),
     qr/duplicate label "app" in "monitoring_label" directive/,
     'duplicate label');
-like(config_error('monitoring_label app $nosuchvariable;'),
+like($t->config_error('monitoring_label app $nosuchvariable;'),
     qr/unknown "nosuchvariable" variable/, 'unknown variable');
-is(config_error('monitoring_label app_2 "$host-$uri";'), undef,
+is($t->config_error('monitoring_label app_2 "$host-$uri";'), undef,
     'good label passes');
 
 done_testing();

@@ -158,38 +158,16 @@ $t->stop();
 
 # a regex that does not compile fails nginx -t with PCRE's message
 
-sub config_error {
-    my ($directives) = @_;
 
-    $t->write_file_expand('nginx.conf', <<"EOF");
-
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    monitoring_zone  main  1m;
-    $directives
-}
-
-EOF
-
-    my ($tok, $tout) = $t->test_config();
-    return $tok ? undef : $tout;
-}
-
-like(config_error('monitoring_normalize "^/api/(\\\\d+" "/api/$1";'),
+like($t->config_error('monitoring_normalize "^/api/(\\\\d+" "/api/$1";'),
     qr/invalid regex "\^\/api\/\(\\d\+" in "monitoring_normalize" directive: .*missing/,
     'bad regex: directive, pattern and PCRE error');
 
-like(config_error('monitoring_normalize "^/api/(\\\\d+)$" "/api/$2";'),
+like($t->config_error('monitoring_normalize "^/api/(\\\\d+)$" "/api/$2";'),
     qr/invalid capture "\$2" in "monitoring_normalize" directive/,
     'reference to a missing capture');
 
-like(config_error('monitoring_normalize_auto maybe;'),
+like($t->config_error('monitoring_normalize_auto maybe;'),
     qr/invalid value "maybe" in "monitoring_normalize_auto" directive/,
     'bad flag');
 

@@ -218,6 +218,32 @@ sub write_file_expand {
 
 # nginx -t: returns (ok, output)
 
+# $t->config_error('directives;'): nginx -t of an http block holding a
+# zone "main" and the directives; its output when it fails, else undef
+
+sub config_error {
+    my ($self, $directives) = @_;
+
+    $self->write_file_expand('nginx.conf', <<"EOF");
+
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    monitoring_zone  main  1m;
+    $directives
+}
+
+EOF
+
+    my ($ok, $out) = $self->test_config();
+    return $ok ? undef : $out;
+}
+
 sub test_config {
     my ($self) = @_;
     my $d = $self->{_testdir};
