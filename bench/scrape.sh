@@ -39,6 +39,13 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
 SCRAPES=${SCRAPES:-25}
 SERIES1=${SERIES1:-10000}
+
+# URL_PATH=/monitoring/api times the dashboard's JSON instead
+URL_PATH=${URL_PATH:-/metrics}
+case "$URL_PATH" in
+    /metrics) PROFILE_FN=ngx_http_monitoring_metrics_write ;;
+    *) PROFILE_FN=ngx_http_monitoring_api_handler ;;
+esac
 SERIES2=${SERIES2:-20000}
 PREFIX=${PREFIX:-/api/items/}
 TARGET=${TARGET:-20}
@@ -113,6 +120,11 @@ http {
 
         location = /metrics {
             monitoring_metrics;
+            monitoring off;
+        }
+
+        location /monitoring {
+            monitoring_dashboard;
             monitoring off;
         }
     }
@@ -216,7 +228,7 @@ workers_stat() {
 measure() {   # label
     local label=$1 i f=$TMP/times-$1
     # warm up, and keep the response header
-    curl -s -D "$TMP/headers-$label" -o /dev/null "http://127.0.0.1:$PORT/metrics"
+    curl -s -D "$TMP/headers-$label" -o /dev/null "http://127.0.0.1:$PORT$URL_PATH"
     TE[$label]=$(awk -F': *' 'tolower($1) == "transfer-encoding" {gsub("\r", "", $2); print $2}' "$TMP/headers-$label")
     CL[$label]=$(awk -F': *' 'tolower($1) == "content-length" {gsub("\r", "", $2); print $2}' "$TMP/headers-$label")
     : > "$f"
@@ -225,7 +237,7 @@ measure() {   # label
     for i in $(seq 1 "$SCRAPES"); do
         curl -s -o /dev/null \
             -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\n' \
-            "http://127.0.0.1:$PORT/metrics" >> "$f"
+            "http://127.0.0.1:$PORT$URL_PATH" >> "$f"
     done
     after=$(workers_stat)
     read -r FLT[$label] USR[$label] SYS[$label] < <(perl -e '
@@ -263,7 +275,7 @@ echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$M
 echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), $(curl --version | head -1 | cut -d' ' -f1-2)"
 echo "# nginx: $NGINX -p $DIR/ -c $DIR/nginx.conf -e $DIR/error.log   # port $PORT"
-echo "# each scrape: curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\\n' http://127.0.0.1:$PORT/metrics"
+echo "# each scrape: curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\\n' http://127.0.0.1:$PORT$URL_PATH"
 echo "# the module sends the header, then renders and sends 64 KiB buffers in turn"
 echo "# (chunked): TTFB is header + first buffer, time_total is render + transfer;"
 echo "# size is the body without the chunk framing (curl's size_download)"
@@ -317,17 +329,17 @@ if [ "$PROFILE" = 1 ]; then
     PPORT=$(free_port)
     write_conf "$PDIR" "$PPORT" "master_process off;
 worker_processes 1;"
-    echo "  valgrind --tool=callgrind --callgrind-out-file=$PDIR/cg.out --collect-atstart=no --toggle-collect=ngx_http_monitoring_metrics_write $NGINX -p $PDIR/ -c $PDIR/nginx.conf -e $PDIR/error.log"
+    echo "  valgrind --tool=callgrind --callgrind-out-file=$PDIR/cg.out --collect-atstart=no --toggle-collect=$PROFILE_FN $NGINX -p $PDIR/ -c $PDIR/nginx.conf -e $PDIR/error.log"
     valgrind --tool=callgrind --callgrind-out-file="$PDIR/cg.out" \
         --collect-atstart=no \
-        --toggle-collect=ngx_http_monitoring_metrics_write \
+        --toggle-collect="$PROFILE_FN" \
         "$NGINX" -p "$PDIR/" -c "$PDIR/nginx.conf" -e "$PDIR/error.log" \
         > "$PDIR/valgrind.log" 2>&1 &
     PID=$!
     wait_http "$PPORT" || { cat "$PDIR/valgrind.log" "$PDIR/error.log" >&2; exit 1; }
     populate 0 "$SERIES1" "$PPORT"
     for _ in 1 2; do
-        curl -s -o /dev/null "http://127.0.0.1:$PPORT/metrics"
+        curl -s -o /dev/null "http://127.0.0.1:$PPORT$URL_PATH"
     done
     kill -QUIT "$PID"
     wait "$PID" || true
