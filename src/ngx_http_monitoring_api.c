@@ -57,31 +57,52 @@ static char  *ngx_http_monitoring_classes[] = {
 };
 
 
+static char    *ngx_http_monitoring_quantile_names[] = {
+    "p50", "p90", "p95", "p99"
+};
+
+static double   ngx_http_monitoring_quantiles[] = {
+    0.50, 0.90, 0.95, 0.99
+};
+
+
+ngx_str_t  ngx_http_monitoring_health_names[] = {
+    ngx_string("healthy"),
+    ngx_string("warning"),
+    ngx_string("degraded")
+};
+
+
 /*
- * healthy, warning or degraded from a window: the share of 5xx and the
- * p95 against the thresholds; no traffic is healthy
+ * healthy (0), warning (1) or degraded (2) from a window: the share of
+ * 5xx, compared in integers, and the p95 against the thresholds; no
+ * traffic is healthy
  */
 
-u_char *
-ngx_http_monitoring_status(ngx_http_monitoring_main_conf_t *mmcf,
+ngx_uint_t
+ngx_http_monitoring_health_status(ngx_http_monitoring_main_conf_t *mmcf,
     ngx_http_monitoring_window_t *w, double *error_rate, double *p95)
 {
-    *error_rate = w->requests ? (double) w->status[5] / w->requests : 0;
-    *p95 = ngx_http_monitoring_fine_quantile(w->fine, w->requests, 0.95);
+    uint64_t  errors;
 
-    if (*error_rate * 10000 > mmcf->error_crit
+    errors = w->status[5] * 10000;
+
+    *error_rate = w->requests ? (double) w->status[5] / w->requests : 0;
+    *p95 = ngx_http_monitoring_fine_quantile(w->fine, w->latencies, 0.95);
+
+    if (errors > mmcf->error_crit * w->requests
         || *p95 > (double) mmcf->p95_crit)
     {
-        return (u_char *) "degraded";
+        return 2;
     }
 
-    if (*error_rate * 10000 > mmcf->error_warn
+    if (errors > mmcf->error_warn * w->requests
         || *p95 > (double) mmcf->p95_warn)
     {
-        return (u_char *) "warning";
+        return 1;
     }
 
-    return (u_char *) "healthy";
+    return 0;
 }
 
 
@@ -89,9 +110,9 @@ ngx_int_t
 ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_zone_t *zone)
 {
-    u_char                        *status;
     cJSON                         *root, *o, *t;
     double                         error_rate, p95;
+    ngx_str_t                     *status;
     ngx_time_t                    *tp;
     ngx_http_monitoring_json_t     j;
     ngx_http_monitoring_window_t  *w;
@@ -107,7 +128,9 @@ ngx_http_monitoring_api_handler(ngx_http_request_t *r,
 
     ngx_http_monitoring_window(zone, j.mmcf->window, w);
 
-    status = ngx_http_monitoring_status(j.mmcf, w, &error_rate, &p95);
+    status = &ngx_http_monitoring_health_names[
+                  ngx_http_monitoring_health_status(j.mmcf, w, &error_rate,
+                                                    &p95)];
 
     root = ngx_http_monitoring_object(&j);
     if (root == NULL) {
@@ -118,8 +141,8 @@ ngx_http_monitoring_api_handler(ngx_http_request_t *r,
 
     ngx_http_monitoring_string(&j, root, "zone", zone->name.data,
                                zone->name.len);
-    ngx_http_monitoring_string(&j, root, "status", status,
-                               ngx_strlen(status));
+    ngx_http_monitoring_string(&j, root, "status", status->data,
+                               status->len);
     ngx_http_monitoring_number(&j, root, "generated_at",
                                tp->sec + tp->msec / 1000.0);
     ngx_http_monitoring_number(&j, root, "refresh_seconds", 5);
@@ -198,9 +221,6 @@ ngx_http_monitoring_json_window(ngx_http_monitoring_json_t *j,
     double       v;
     ngx_uint_t   i;
 
-    static char  *names[] = { "p50", "p90", "p95", "p99" };
-    static double  quantiles[] = { 0.50, 0.90, 0.95, 0.99 };
-
     o = ngx_http_monitoring_object(j);
     if (o == NULL) {
         return NULL;
@@ -212,25 +232,30 @@ ngx_http_monitoring_json_window(ngx_http_monitoring_json_t *j,
                                ngx_http_monitoring_round(w->requests
                                                          / w->covered));
     ngx_http_monitoring_number(j, o, "error_rate",
-                               w->requests
-                               ? ngx_http_monitoring_round(
-                                     (double) w->status[5] / w->requests)
-                               : 0);
+                               w->requests ? (double) w->status[5]
+                                             / w->requests
+                                           : 0);
 
     l = ngx_http_monitoring_object(j);
     ngx_http_monitoring_add(j, o, "latency_ms", l);
 
     if (l != NULL) {
-        for (i = 0; i < 4; i++) {
-            v = ngx_http_monitoring_fine_quantile(w->fine, w->requests,
-                                                  quantiles[i]);
+        for (i = 0; i < sizeof(ngx_http_monitoring_quantiles)
+                        / sizeof(double); i++)
+        {
+            v = ngx_http_monitoring_fine_quantile(w->fine, w->latencies,
+                                           ngx_http_monitoring_quantiles[i]);
             if (v < 0) {
-                if (cJSON_AddNullToObject(l, names[i]) == NULL) {
+                if (cJSON_AddNullToObject(l,
+                                   ngx_http_monitoring_quantile_names[i])
+                    == NULL)
+                {
                     j->failed = 1;
                 }
 
             } else {
-                ngx_http_monitoring_number(j, l, names[i], v);
+                ngx_http_monitoring_number(j, l,
+                                   ngx_http_monitoring_quantile_names[i], v);
             }
         }
 
@@ -424,15 +449,18 @@ ngx_http_monitoring_json_top(ngx_http_monitoring_json_t *j, ngx_uint_t kind)
             break;
         }
 
-        cJSON_AddItemToArray(a, o);
+        if (!cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
+            j->failed = 1;
+            break;
+        }
 
         ngx_http_monitoring_json_labels(j, o, top[k].series);
 
         ngx_http_monitoring_number(j, o, "requests", top[k].total);
         ngx_http_monitoring_number(j, o, "rps",
                                    ngx_http_monitoring_round(top[k].rps));
-        ngx_http_monitoring_number(j, o, "error_rate",
-                            ngx_http_monitoring_round(top[k].error_rate));
+        ngx_http_monitoring_number(j, o, "error_rate", top[k].error_rate);
 
         if (top[k].p95 < 0) {
             if (cJSON_AddNullToObject(o, "p95_ms") == NULL) {
@@ -455,7 +483,7 @@ static void
 ngx_http_monitoring_json_labels(ngx_http_monitoring_json_t *j, cJSON *o,
     ngx_http_monitoring_series_t *s)
 {
-    u_char     *k, *last, name[NGX_HTTP_MONITORING_NAME_MAX + 1];
+    u_char     *k, *last, name[NGX_HTTP_MONITORING_PART_MAX + 1];
     cJSON      *labels;
     ngx_str_t  *fixed;
 
@@ -516,10 +544,13 @@ ngx_http_monitoring_json_history(ngx_http_monitoring_json_t *j,
         ring = h->hour;
     }
 
-    /* complete points only, since the zone started */
+    /*
+     * complete points only, since the zone started; the ring entry of
+     * the current point is no longer the oldest one's
+     */
 
     last = ngx_time() / step;
-    first = (last > points) ? last - points : 0;
+    first = (last >= points) ? last - points + 1 : 0;
 
     if (first < (ngx_uint_t) j->zone->sh->start_time / step) {
         first = j->zone->sh->start_time / step;
@@ -546,14 +577,18 @@ ngx_http_monitoring_json_history(ngx_http_monitoring_json_t *j,
             break;
         }
 
-        cJSON_AddItemToArray(a, pt);
+        if (!cJSON_AddItemToArray(a, pt)) {
+            cJSON_Delete(pt);
+            j->failed = 1;
+            break;
+        }
 
         ngx_http_monitoring_number(j, pt, "t", (double) e * step);
 
         requests = 0;
 
         if (p->epoch == e) {
-            for (i = 0; i < 6; i++) {
+            for (i = 0; i < NGX_HTTP_MONITORING_CLASSES; i++) {
                 requests += p->status[i];
             }
         }
@@ -696,12 +731,10 @@ ngx_http_monitoring_add(ngx_http_monitoring_json_t *j, cJSON *o,
         return;
     }
 
-    if (o == NULL) {
+    if (o == NULL || !cJSON_AddItemToObject(o, name, item)) {
         cJSON_Delete(item);
-        return;
+        j->failed = 1;
     }
-
-    cJSON_AddItemToObject(o, name, item);
 }
 
 

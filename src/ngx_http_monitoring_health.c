@@ -19,12 +19,12 @@
 ngx_int_t
 ngx_http_monitoring_health_handler(ngx_http_request_t *r)
 {
-    u_char                           *status;
-    cJSON                            *root;
-    double                            error_rate, p95;
+    cJSON                            *root, *p;
+    double                            error_rate, p95, rps;
     ngx_tm_t                          tm;
     ngx_int_t                         rc;
-    ngx_uint_t                        code;
+    ngx_uint_t                        level;
+    ngx_str_t                        *status;
     ngx_http_monitoring_zone_t       *zone;
     ngx_http_monitoring_window_t     *w;
     ngx_http_monitoring_loc_conf_t   *mlcf;
@@ -53,9 +53,10 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
 
     ngx_http_monitoring_window(zone, mmcf->window, w);
 
-    status = ngx_http_monitoring_status(mmcf, w, &error_rate, &p95);
+    level = ngx_http_monitoring_health_status(mmcf, w, &error_rate, &p95);
+    status = &ngx_http_monitoring_health_names[level];
 
-    code = (status[0] == 'd') ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_OK;
+    rps = (double) (int64_t) (w->requests / w->covered * 1000 + 0.5) / 1000;
 
     root = cJSON_CreateObject();
     if (root == NULL) {
@@ -68,19 +69,14 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 
-    if (cJSON_AddStringToObject(root, "status", (char *) status) == NULL
-        || cJSON_AddNumberToObject(root, "error_rate",
-                                   (double) (int64_t) (error_rate * 10000
-                                                       + 0.5) / 10000)
+    p = (p95 < 0) ? cJSON_AddNullToObject(root, "p95_ms")
+                  : cJSON_AddNumberToObject(root, "p95_ms", p95);
+
+    if (p == NULL
+        || cJSON_AddStringToObject(root, "status", (char *) status->data)
            == NULL
-        || (p95 < 0 ? cJSON_AddNullToObject(root, "p95_ms")
-                    : cJSON_AddNumberToObject(root, "p95_ms", p95))
-           == NULL
-        || cJSON_AddNumberToObject(root, "rps",
-                                   (double) (int64_t) (w->requests
-                                                       / w->covered * 1000
-                                                       + 0.5) / 1000)
-           == NULL
+        || cJSON_AddNumberToObject(root, "error_rate", error_rate) == NULL
+        || cJSON_AddNumberToObject(root, "rps", rps) == NULL
         || cJSON_AddNumberToObject(root, "alerts_firing", 0) == NULL
         || cJSON_AddStringToObject(root, "checked_at", (char *) checked)
            == NULL)
@@ -89,5 +85,8 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_monitoring_send_json(r, code, root);
+    return ngx_http_monitoring_send_json(r, (level == 2)
+                                            ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                            : NGX_HTTP_OK,
+                                         root);
 }

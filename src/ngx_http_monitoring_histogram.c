@@ -71,7 +71,7 @@ double
 ngx_http_monitoring_fine_quantile(uint64_t *bucket, uint64_t total, double q)
 {
     uint64_t    rank, seen;
-    ngx_uint_t  i;
+    ngx_uint_t  i, last;
 
     if (total == 0) {
         return -1;
@@ -90,16 +90,24 @@ ngx_http_monitoring_fine_quantile(uint64_t *bucket, uint64_t total, double q)
     }
 
     seen = 0;
+    last = 0;
 
     for (i = 0; i < NGX_HTTP_MONITORING_FINE_BUCKETS; i++) {
+        if (bucket[i] == 0) {
+            continue;
+        }
+
         seen += bucket[i];
+        last = i;
 
         if (seen >= rank) {
             return ngx_http_monitoring_fine_value(i);
         }
     }
 
-    return ngx_http_monitoring_fine_value(NGX_HTTP_MONITORING_FINE_BUCKETS - 1);
+    /* never beyond the slowest request seen */
+
+    return seen ? ngx_http_monitoring_fine_value(last) : -1;
 }
 
 

@@ -90,6 +90,12 @@ ngx_http_monitoring_history_roll(ngx_http_monitoring_zone_t *zone,
     if (h->open < epoch) {
         ngx_http_monitoring_close_slot(h, h->open);
         ngx_http_monitoring_sum_days(h, epoch);
+
+    } else if (h->open > epoch) {
+
+        /* the clock was set back: go on from now */
+
+        h->open = epoch;
     }
 
     if (p->epoch != epoch) {
@@ -144,9 +150,12 @@ ngx_http_monitoring_close_slot(ngx_http_monitoring_history_t *h,
 
     /* in microseconds: the middle of a bucket may be a half millisecond */
 
-    p->p50 = 1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.50);
-    p->p95 = 1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.95);
-    p->p99 = 1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.99);
+    p->p50 = (ngx_atomic_uint_t)
+             (1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.50));
+    p->p95 = (ngx_atomic_uint_t)
+             (1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.95));
+    p->p99 = (ngx_atomic_uint_t)
+             (1000 * ngx_http_monitoring_fine_quantile(bucket, total, 0.99));
 }
 
 
@@ -195,7 +204,7 @@ ngx_http_monitoring_sum_days(ngx_http_monitoring_history_t *h,
 
             n = 0;
 
-            for (i = 0; i < 6; i++) {
+            for (i = 0; i < NGX_HTTP_MONITORING_CLASSES; i++) {
                 d->status[i] += p->status[i];
                 n += p->status[i];
             }
@@ -209,10 +218,12 @@ ngx_http_monitoring_sum_days(ngx_http_monitoring_history_t *h,
         }
 
         if (total) {
-            d->p50 = p50 / total;
-            d->p95 = p95 / total;
-            d->p99 = p99 / total;
+            d->p50 = (ngx_atomic_uint_t) (p50 / total);
+            d->p95 = (ngx_atomic_uint_t) (p95 / total);
+            d->p99 = (ngx_atomic_uint_t) (p99 / total);
         }
+
+        ngx_memory_barrier();
 
         d->epoch = q;
     }
@@ -233,6 +244,7 @@ void
 ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
     ngx_uint_t seconds, ngx_http_monitoring_window_t *w)
 {
+    double                          started;
     ngx_uint_t                      epoch, e, k, i;
     ngx_time_t                     *tp;
     ngx_http_monitoring_fine_t     *f;
@@ -249,29 +261,43 @@ ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
     epoch = tp->sec / NGX_HTTP_MONITORING_SLOT;
     k = seconds / NGX_HTTP_MONITORING_SLOT;
 
+    /*
+     * a request adds to its fine bucket before its point: reading the
+     * point first, a slot never has more requests than latencies
+     */
+
     for (e = epoch - k; e <= epoch; e++) {
         f = &h->fine[e % NGX_HTTP_MONITORING_FINE_SLOTS];
         p = &h->hour[e % NGX_HTTP_MONITORING_HOUR_POINTS];
 
-        if (f->epoch == e) {
-            for (i = 0; i < NGX_HTTP_MONITORING_FINE_BUCKETS; i++) {
-                w->fine[i] += f->bucket[i];
-            }
+        if (p->epoch != e || f->epoch != e) {
+            continue;
         }
 
-        if (p->epoch == e) {
-            for (i = 0; i < 6; i++) {
-                w->status[i] += p->status[i];
-                w->requests += p->status[i];
-            }
+        for (i = 0; i < NGX_HTTP_MONITORING_CLASSES; i++) {
+            w->status[i] += p->status[i];
+            w->requests += p->status[i];
+        }
 
-            w->time_sum += p->time_sum;
+        w->time_sum += p->time_sum;
+
+        for (i = 0; i < NGX_HTTP_MONITORING_FINE_BUCKETS; i++) {
+            w->fine[i] += f->bucket[i];
+            w->latencies += f->bucket[i];
         }
     }
 
     w->seconds = seconds;
     w->covered = (double) k * NGX_HTTP_MONITORING_SLOT
                  + tp->sec % NGX_HTTP_MONITORING_SLOT + tp->msec / 1000.0;
+
+    /* a zone younger than the window */
+
+    started = tp->sec - zone->sh->start_time + tp->msec / 1000.0;
+
+    if (w->covered > started) {
+        w->covered = ngx_max(started, 1.0);
+    }
 }
 
 
@@ -297,7 +323,15 @@ ngx_http_monitoring_half_record(ngx_http_monitoring_series_t *s, ngx_uint_t i,
     old = half[0];
 
     if (old != minute) {
-        if (old > minute || !ngx_atomic_cmp_set(&half[0], old, 0)) {
+
+        /*
+         * "minute + 1" marks a half being cleared: readers never take it
+         * for a minute of theirs, other writers leave it alone
+         */
+
+        if (old == minute + 1
+            || !ngx_atomic_cmp_set(&half[0], old, minute + 1))
+        {
             return;
         }
 
@@ -331,7 +365,7 @@ ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
 
     tp = ngx_timeofday();
     minute = tp->sec / NGX_HTTP_MONITORING_HALF;
-    n = s->bounds->n;
+    n = ngx_min(s->bounds->n, NGX_HTTP_MONITORING_MAX_BUCKETS);
 
     total = 0;
     errors = 0;

@@ -28,8 +28,12 @@ static char *ngx_http_monitoring_slow_threshold(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_monitoring_dashboard(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_monitoring_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_shm_zone_t **zone, ngx_http_handler_pt handler);
 static char *ngx_http_monitoring_thresholds(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_monitoring_parse_ratio(ngx_str_t *value,
@@ -159,17 +163,17 @@ static ngx_command_t  ngx_http_monitoring_commands[] = {
 
     { ngx_string("monitoring_dashboard"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
-      ngx_http_monitoring_handler,
+      ngx_http_monitoring_dashboard,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_monitoring_loc_conf_t, dashboard),
-      (void *) ngx_http_monitoring_dashboard_handler },
+      0,
+      NULL },
 
     { ngx_string("monitoring_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
-      ngx_http_monitoring_handler,
+      ngx_http_monitoring_health,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_monitoring_loc_conf_t, health),
-      (void *) ngx_http_monitoring_health_handler },
+      0,
+      NULL },
 
     { ngx_string("monitoring_health_thresholds"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -820,6 +824,14 @@ ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive conflicts with another "
+                           "content handler in this location", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
     clcf->handler = ngx_http_monitoring_metrics_handler;
 
     return NGX_CONF_OK;
@@ -835,37 +847,65 @@ static ngx_shm_zone_t  ngx_http_monitoring_unresolved;
 
 
 static char *
-ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_monitoring_dashboard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_monitoring_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                  *value;
-    ngx_shm_zone_t            **zp;
-    ngx_http_core_loc_conf_t   *clcf;
+    return ngx_http_monitoring_handler(cf, cmd, &mlcf->dashboard,
+                                       ngx_http_monitoring_dashboard_handler);
+}
 
-    zp = (ngx_shm_zone_t **) ((u_char *) mlcf + cmd->offset);
 
-    if (*zp != NULL) {
+static char *
+ngx_http_monitoring_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_monitoring_loc_conf_t *mlcf = conf;
+
+    return ngx_http_monitoring_handler(cf, cmd, &mlcf->health,
+                                       ngx_http_monitoring_health_handler);
+}
+
+
+static char *
+ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_shm_zone_t **zone, ngx_http_handler_pt handler)
+{
+    ngx_str_t                       *value;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_monitoring_loc_conf_t  *mlcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (*zone != NULL) {
         return "is duplicate";
+    }
+
+    if (clcf->handler != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive conflicts with another "
+                           "content handler in this location", &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
 
     if (cf->args->nelts == 2) {
-        *zp = ngx_http_monitoring_zone_ref(cf, &value[1],
-                                           (char *) cmd->name.data);
-        if (*zp == NULL) {
+        *zone = ngx_http_monitoring_zone_ref(cf, &value[1],
+                                             (char *) cmd->name.data);
+        if (*zone == NULL) {
             return NGX_CONF_ERROR;
         }
 
     } else {
-        *zp = &ngx_http_monitoring_unresolved;
+        mlcf = ngx_http_conf_get_module_loc_conf(cf,
+                                                 ngx_http_monitoring_module);
+
+        *zone = &ngx_http_monitoring_unresolved;
         mlcf->handler_file = cf->conf_file->file.name;
         mlcf->handler_line = cf->conf_file->line;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = (ngx_http_handler_pt) cmd->post;
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }
@@ -1039,7 +1079,8 @@ static ngx_int_t
 ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
 {
     u_char      *p, *last;
-    ngx_uint_t   n, scale, percent;
+    uint64_t     n, scale;
+    ngx_uint_t   percent, digits;
 
     p = value->data;
     last = p + value->len;
@@ -1052,10 +1093,7 @@ ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
 
     n = 0;
     scale = 0;
-
-    if (p == last) {
-        return NGX_ERROR;
-    }
+    digits = 0;
 
     for ( /* void */ ; p < last; p++) {
 
@@ -1064,15 +1102,20 @@ ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
             continue;
         }
 
-        if (*p < '0' || *p > '9' || n > 1000000 || scale > 10000) {
+        if (*p < '0' || *p > '9' || n > 1000000 || scale > 100000000) {
             return NGX_ERROR;
         }
 
         n = n * 10 + (*p - '0');
+        digits++;
 
         if (scale) {
             scale *= 10;
         }
+    }
+
+    if (digits == 0) {
+        return NGX_ERROR;
     }
 
     if (scale == 0) {
@@ -1087,7 +1130,7 @@ ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
         return NGX_ERROR;
     }
 
-    *ratio = n / scale;
+    *ratio = (ngx_uint_t) (n / scale);
 
     return NGX_OK;
 }

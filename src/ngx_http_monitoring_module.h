@@ -40,7 +40,7 @@
  */
 
 #define NGX_HTTP_MONITORING_SLOT           10
-#define NGX_HTTP_MONITORING_FINE_SLOTS     7
+#define NGX_HTTP_MONITORING_FINE_SLOTS     8
 #define NGX_HTTP_MONITORING_FINE_LINEAR    64
 #define NGX_HTTP_MONITORING_FINE_SUB       32
 #define NGX_HTTP_MONITORING_FINE_OCTAVES   16
@@ -51,6 +51,7 @@
 #define NGX_HTTP_MONITORING_DAY_STEP       300
 #define NGX_HTTP_MONITORING_DAY_POINTS     288
 #define NGX_HTTP_MONITORING_MAX_WINDOW     60
+#define NGX_HTTP_MONITORING_CLASSES        6
 
 /* per series: two minutes of per-bucket counts for the endpoint tables */
 #define NGX_HTTP_MONITORING_HALF           60
@@ -123,7 +124,7 @@ typedef struct {
 
 typedef struct {
     ngx_atomic_t                     epoch;
-    ngx_atomic_t                     status[6];
+    ngx_atomic_t                     status[NGX_HTTP_MONITORING_CLASSES];
     ngx_atomic_t                     time_sum;
     ngx_atomic_t                     p50;
     ngx_atomic_t                     p95;
@@ -146,7 +147,8 @@ typedef struct {
     ngx_uint_t                       seconds;
     double                           covered;   /* seconds of data */
     uint64_t                         requests;
-    uint64_t                         status[6];
+    uint64_t                         latencies;
+    uint64_t                         status[NGX_HTTP_MONITORING_CLASSES];
     uint64_t                         time_sum;
     uint64_t                         fine[NGX_HTTP_MONITORING_FINE_BUCKETS];
 } ngx_http_monitoring_window_t;
@@ -319,8 +321,11 @@ void ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
     double *requests, double *rps, double *error_rate, double *p95);
 ngx_str_t *ngx_http_monitoring_label_names(ngx_uint_t kind);
 
-u_char *ngx_http_monitoring_status(ngx_http_monitoring_main_conf_t *mmcf,
-    ngx_http_monitoring_window_t *w, double *error_rate, double *p95);
+ngx_uint_t ngx_http_monitoring_health_status(
+    ngx_http_monitoring_main_conf_t *mmcf, ngx_http_monitoring_window_t *w,
+    double *error_rate, double *p95);
+
+extern ngx_str_t  ngx_http_monitoring_health_names[];
 ngx_int_t ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_zone_t *zone);
 ngx_int_t ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r);
