@@ -297,8 +297,8 @@ char *ngx_http_monitoring_rule_compile(ngx_conf_t *cf,
     ngx_str_t *replacement);
 u_char *ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
     ngx_http_monitoring_loc_conf_t *mlcf, ngx_str_t *value, u_char *p);
-size_t ngx_http_monitoring_normalize_auto(u_char *dst, size_t max,
-    u_char *src, size_t len);
+void ngx_http_monitoring_normalize_auto(ngx_str_t *value, u_char *buf,
+    size_t max, ngx_str_t *result);
 void ngx_http_monitoring_normalize_init(void);
 
 ngx_int_t ngx_http_monitoring_metrics_handler(ngx_http_request_t *r);

@@ -189,10 +189,10 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
     }
 
     if (mlcf->normalize_auto) {
-        result.data = ngx_http_monitoring_normalize_buf;
-        result.len = ngx_http_monitoring_normalize_auto(result.data,
-                                       NGX_HTTP_MONITORING_NORMALIZE_MAX,
-                                       value->data, value->len);
+        ngx_http_monitoring_normalize_auto(value,
+                                           ngx_http_monitoring_normalize_buf,
+                                           NGX_HTTP_MONITORING_NORMALIZE_MAX,
+                                           &result);
         value = &result;
     }
 
@@ -202,53 +202,47 @@ ngx_http_monitoring_endpoint_part(ngx_http_request_t *r,
 
 /*
  * Only segments with a digit can be identifiers: the path is searched
- * for digits eight bytes at a time, what lies between them is copied as
- * it is, and only the segments holding a digit are looked at closely.
+ * for digits eight bytes at a time, and only the segments holding one
+ * are looked at closely.  Nothing is copied until an identifier is
+ * found: a path without one is used as it is.
  */
 
-size_t
-ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
-    size_t len)
+void
+ngx_http_monitoring_normalize_auto(ngx_str_t *value, u_char *buf,
+    size_t max, ngx_str_t *result)
 {
-    u_char      *d, *end, *last, *seg, *digit, *next;
+    u_char      *d, *end, *src, *last, *seg, *next, *pending;
     size_t       n;
-    ngx_uint_t   c, all;
+    ngx_uint_t   all;
 
-    d = dst;
-    end = dst + max;
-    last = src + len;
+    src = value->data;
+    last = src + value->len;
+    pending = src;
+
+    d = buf;
+    end = buf + max;
 
     while (src < last) {
 
-        digit = ngx_http_monitoring_find_digit(src, last);
+        src = ngx_http_monitoring_find_digit(src, last);
 
-        if (digit == last) {
-            n = ngx_min((size_t) (last - src), (size_t) (end - d));
-            d = ngx_cpymem(d, src, n);
+        if (src == last) {
             break;
         }
 
-        /* the start of the segment holding the digit */
+        /* the segment holding the digit */
 
-        seg = digit;
+        seg = src;
 
-        while (seg > src && seg[-1] != '/') {
+        while (seg > pending && seg[-1] != '/') {
             seg--;
-        }
-
-        n = ngx_min((size_t) (seg - src), (size_t) (end - d));
-        d = ngx_cpymem(d, src, n);
-
-        if (d == end) {
-            break;
         }
 
         all = NGX_HTTP_MONITORING_DIGIT|NGX_HTTP_MONITORING_HEX
               |NGX_HTTP_MONITORING_TOKEN;
 
         for (next = seg; next < last && *next != '/'; next++) {
-            c = ngx_http_monitoring_class[*next];
-            all &= c;
+            all &= ngx_http_monitoring_class[*next];
         }
 
         n = next - seg;
@@ -258,17 +252,28 @@ ngx_http_monitoring_normalize_auto(u_char *dst, size_t max, u_char *src,
             || ((all & NGX_HTTP_MONITORING_TOKEN) && n >= 20)
             || ngx_http_monitoring_is_uuid(seg, n))
         {
-            seg = (u_char *) "{id}";
-            n = sizeof("{id}") - 1;
-        }
+            n = ngx_min((size_t) (seg - pending), (size_t) (end - d));
+            d = ngx_cpymem(d, pending, n);
 
-        n = ngx_min(n, (size_t) (end - d));
-        d = ngx_cpymem(d, seg, n);
+            n = ngx_min(sizeof("{id}") - 1, (size_t) (end - d));
+            d = ngx_cpymem(d, "{id}", n);
+
+            pending = next;
+        }
 
         src = next;
     }
 
-    return d - dst;
+    if (pending == value->data) {
+        *result = *value;
+        return;
+    }
+
+    n = ngx_min((size_t) (last - pending), (size_t) (end - d));
+    d = ngx_cpymem(d, pending, n);
+
+    result->data = buf;
+    result->len = d - buf;
 }
 
 
