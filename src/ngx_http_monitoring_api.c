@@ -654,6 +654,9 @@ ngx_http_monitoring_send_json(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     cc->hash = 1;
+#if (nginx_version >= 1023000)
+    cc->next = NULL;
+#endif
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
 

@@ -115,6 +115,9 @@ ngx_http_monitoring_header(ngx_http_request_t *r, char *key, char *value)
     }
 
     h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value.data = (u_char *) value;

@@ -235,6 +235,9 @@ ngx_http_monitoring_metrics_handler(ngx_http_request_t *r)
     }
 
     vary->hash = 1;
+#if (nginx_version >= 1023000)
+    vary->next = NULL;
+#endif
     ngx_str_set(&vary->key, "Vary");
     ngx_str_set(&vary->value, "Accept");
 
