@@ -50,7 +50,8 @@ $(BUILD)/nginx/objs/Makefile: config $(PAGE)
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_monitoring_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_monitoring_module.so $@.tmp
+	mv -f $@.tmp $@
 
 run: deps $(MODULE)
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
