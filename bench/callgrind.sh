@@ -34,10 +34,8 @@
 
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+. "$(dirname "$0")/lib.sh"
+
 N=${N:-2000}
 EXTRA=${EXTRA:-10000}
 URI=${URI:-/}
@@ -52,39 +50,22 @@ else
     AB_HEADER=()
 fi
 
-for t in valgrind callgrind_annotate ab curl perl "$NGINX"; do
-    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
-done
-[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+# the module-on config's own directives besides the zone and "monitoring"
+ON_DIRECTIVES=
+if [ -n "$NORMALIZE_AUTO" ]; then
+    ON_DIRECTIVES="    monitoring_normalize_auto $NORMALIZE_AUTO;"
+fi
+if [ "$LABELS" = 1 ]; then
+    ON_DIRECTIVES="${ON_DIRECTIVES:+$ON_DIRECTIVES
+}"'    monitoring_label app $http_x_app;
+    monitoring_label tenant $arg_t;'
+fi
 
-TMP=$(mktemp -d /tmp/monbench-callgrind.XXXXXX)
+require_tools valgrind callgrind_annotate ab curl perl
+
 PID=
-
-cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -QUIT "$PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$PID" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "bind: $!";
-        print $s->sockport, "\n";'
-}
+STOP_WAIT=100     # nginx under valgrind is slow to stop
+bench_tmp callgrind "${KEEP:-0}"
 
 # wait until something accepts on the port (a bare TCP connect, no request)
 wait_port() {
@@ -100,66 +81,8 @@ wait_port() {
 }
 
 write_conf() {    # dir port on|off
-    local dir=$1 port=$2 mode=$3
-    mkdir -p "$dir/tmp"
-    {
-        [ "$mode" = on ] && echo "load_module $MODULE;"
-        cat <<EOF
-user root;
-master_process off;
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-EOF
-        if [ "$mode" = on ]; then
-            echo "    monitoring_zone main 16m;"
-            echo "    monitoring main;"
-            if [ -n "$NORMALIZE_AUTO" ]; then
-                echo "    monitoring_normalize_auto $NORMALIZE_AUTO;"
-            fi
-            if [ "$LABELS" = 1 ]; then
-                echo '    monitoring_label app $http_x_app;'
-                echo '    monitoring_label tenant $arg_t;'
-            fi
-        fi
-        cat <<EOF
-
-    server {
-        listen 127.0.0.1:$port;
-        server_name bench;
-
-        location / {
-            return 200 "ok";
-        }
-
-        location = /metrics {
-EOF
-        if [ "$mode" = on ]; then
-            echo "            monitoring_metrics;"
-            echo "            monitoring off;"
-        else
-            echo "            return 404;"
-        fi
-        cat <<EOF
-        }
-    }
-}
-EOF
-    } > "$dir/nginx.conf"
+    write_onoff_conf "$1" "$2" "$3" "master_process off;
+worker_processes 1;" 256 1000000 "$ON_DIRECTIVES"
 }
 
 # run_one on|off REQUESTS -> sets IR[MODE-REQ] to the total Ir, leaves
@@ -171,10 +94,9 @@ run_one() {
     out=$TMP/$mode-$req.out
     write_conf "$dir" "$port" "$mode"
 
-    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -t -q \
-        >/dev/null 2>"$dir/t.log" || { cat "$dir/t.log" >&2; return 1; }
+    nginx_check "$dir" || return 1
 
-    CMD_VG="valgrind --tool=callgrind --callgrind-out-file=$out $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log"
+    CMD_VG="valgrind --tool=callgrind --callgrind-out-file=$out $(nginx_cmd "$dir")"
     CMD_AB="ab -k -c 1${AB_HEADER[*]:+ -H '${AB_HEADER[1]}'} -n $req 'http://127.0.0.1:$port$URI'"
 
     valgrind --tool=callgrind --callgrind-out-file="$out" \
@@ -205,8 +127,7 @@ run_one() {
         SERIES_LINE=$(grep -m1 '^nginx_http_requests_total{' "$dir/metrics.txt" || true)
     fi
 
-    kill -QUIT "$PID"
-    wait "$PID" || true
+    quit_wait "$PID"
     PID=
 
     [ -s "$out" ] || { echo "no callgrind output for $mode-$req" >&2; return 1; }
@@ -248,12 +169,10 @@ per_request() {   # small big
 declare -A IR
 
 echo "# callgrind: instructions per request, module on minus off"
-echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
-echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
-echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+print_build
 echo "# URI: $URI (${#URI} bytes)${AB_HEADER[*]:+  header: ${AB_HEADER[1]}}"
 echo "# monitoring_normalize_auto: ${NORMALIZE_AUTO:-not set (module default, on)}  custom labels: $([ "$LABELS" = 1 ] && echo 'app=$http_x_app tenant=$arg_t' || echo none)"
-echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), valgrind $(valgrind --version)"
+print_machine "valgrind $(valgrind --version)"
 echo
 
 BIG=$((N + EXTRA))

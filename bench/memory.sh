@@ -22,42 +22,15 @@
 
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+. "$(dirname "$0")/lib.sh"
+
 K=${K:-10000}
 TARGET=${TARGET:-1024}
 
-for t in curl perl "$NGINX"; do
-    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
-done
-[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+require_tools curl perl
 
-TMP=$(mktemp -d /tmp/monbench-memory.XXXXXX)
 PID=
-
-cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -QUIT "$PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "bind: $!";
-        print $s->sockport, "\n";'
-}
+bench_tmp memory
 
 PORT=$(free_port)
 DIR=$TMP/nginx
@@ -66,38 +39,16 @@ mkdir -p "$DIR/tmp"
 # 64 bytes: /svc/<58 letters>/ + 4 letters of the series name
 LONG=/svc/$(printf 'abcdefghij%.0s' 1 2 3 4 5 6 | cut -c1-54)/
 
-cat > "$DIR/nginx.conf" <<EOF
-load_module $MODULE;
-user root;
-daemon off;
-worker_processes 2;
-pid $DIR/nginx.pid;
-error_log $DIR/error.log warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    keepalive_requests 100000;
-    client_body_temp_path $DIR/tmp/body;
-    proxy_temp_path $DIR/tmp/proxy;
-    fastcgi_temp_path $DIR/tmp/fastcgi;
-    uwsgi_temp_path $DIR/tmp/uwsgi;
-    scgi_temp_path $DIR/tmp/scgi;
+{
+    conf_head "$DIR" on "worker_processes 2;" 1024 100000
+    cat <<EOF
 
     monitoring_zone main 64m;
     monitoring_zone small 1m;
     monitoring main;
-
-    server {
-        listen 127.0.0.1:$PORT;
-        server_name bench;
-
-        location / {
-            return 200 "ok";
-        }
+EOF
+    conf_server "$PORT"
+    cat <<EOF
 
         location /small/ {
             monitoring small;
@@ -116,71 +67,17 @@ http {
     }
 }
 EOF
+} > "$DIR/nginx.conf"
 
-# populate.pl PORT FROM TO PREFIX: GET PREFIX<letters(i)> for i in [FROM, TO)
-cat > "$TMP/populate.pl" <<'EOF'
-use strict;
-use warnings;
-use IO::Socket::INET;
+write_populate
 
-my ($port, $from, $to, $prefix) = @ARGV;
-my $batch = 1000;
-
-sub name {
-    my ($i) = @_;
-    my $s = "";
-    for (1 .. 4) { $s = chr(97 + $i % 26) . $s; $i = int($i / 26) }
-    return $s;
-}
-
-my $ok = 0;
-
-for (my $b = $from; $b < $to; $b += $batch) {
-    my $e = $b + $batch < $to ? $b + $batch : $to;
-    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port)
-        or die "connect: $!";
-    my $req = "";
-    for my $i ($b .. $e - 1) {
-        my $close = $i == $e - 1 ? "Connection: close\r\n" : "";
-        $req .= "GET $prefix" . name($i) . " HTTP/1.1\r\nHost: bench\r\n$close\r\n";
-    }
-    # a child writes while the parent reads, so neither side can stall
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        print $sock $req;
-        exit 0;
-    }
-    my $resp = "";
-    while (sysread($sock, my $buf, 65536)) { $resp .= $buf }
-    waitpid($pid, 0);
-    close $sock;
-    my $n = () = $resp =~ m{HTTP/1\.1 200 OK\r\n}g;
-    die "batch $b: $n of " . ($e - $b) . " responses\n" if $n != $e - $b;
-    $ok += $n;
-}
-print "$ok\n";
-EOF
-
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" -t -q \
-    2>"$DIR/t.log" || { cat "$DIR/t.log" >&2; exit 1; }
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" >"$DIR/stdout.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/metrics" && break
-    kill -0 "$PID" 2>/dev/null || { cat "$DIR/error.log" >&2; exit 1; }
-    sleep 0.1
-done
-
-# read NAME{...FILTER...} from LOCATION (default /metrics)
-metric() {   # name filter [location]
-    curl -s -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT${3:-/metrics}"
-    awk -v n="$1" -v f="$2" '($1 ~ "^" n "{" || $1 == n) && !done {
-            if (f == "" || index($1, f)) { print $NF; done = 1 } }' "$TMP/metrics.txt"
-}
+nginx_start "$DIR"
+PID=$NGINX_PID
+wait_http "$PORT" "$PID" 100 /metrics || { cat "$DIR/error.log" >&2; exit 1; }
 
 populate() {   # from to prefix
     local n
-    n=$(timeout 120 perl "$TMP/populate.pl" "$PORT" "$1" "$2" "$3")
+    n=$(run_populate "$PORT" "$1" "$2" "$3")
     echo "  sent $n distinct paths: perl populate.pl $PORT $1 $2 $3"
 }
 
@@ -198,10 +95,8 @@ per_series() {   # from to
 }
 
 echo "# memory: zone bytes per series, default buckets"
-echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
-echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
-echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# nginx: $NGINX -p $DIR/ -c $DIR/nginx.conf -e $DIR/error.log   # port $PORT"
+print_build
+echo "# nginx: $(nginx_cmd "$DIR")   # port $PORT"
 echo "# reading: curl -s http://127.0.0.1:$PORT/metrics | grep -E 'nginx_monitoring_(series|zone_bytes)'"
 echo "# size: $(metric nginx_monitoring_zone_bytes 'state="size"') bytes"
 echo

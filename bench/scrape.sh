@@ -33,10 +33,8 @@
 
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+. "$(dirname "$0")/lib.sh"
+
 SCRAPES=${SCRAPES:-25}
 SERIES1=${SERIES1:-10000}
 
@@ -51,72 +49,25 @@ PREFIX=${PREFIX:-/api/items/}
 TARGET=${TARGET:-20}
 PROFILE=${PROFILE:-1}
 
-for t in curl perl "$NGINX"; do
-    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
-done
-[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+require_tools curl perl
 
-TMP=$(mktemp -d /tmp/monbench-scrape.XXXXXX)
 PID=
-
-cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -QUIT "$PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "bind: $!";
-        print $s->sockport, "\n";'
-}
+bench_tmp scrape
 
 PORT=$(free_port)
 DIR=$TMP/nginx
 
 write_conf() {   # dir port "process directives"
     mkdir -p "$1/tmp"
-    cat > "$1/nginx.conf" <<EOF
-load_module $MODULE;
-user root;
-daemon off;
-$3
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    keepalive_requests 100000;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
+    {
+        conf_head "$1" on "$3" 1024 100000
+        cat <<EOF
 
     monitoring_zone main 64m;
     monitoring main;
-
-    server {
-        listen 127.0.0.1:$2;
-        server_name bench;
-
-        location / {
-            return 200 "ok";
-        }
+EOF
+        conf_server "$2"
+        cat <<EOF
 
         location = /metrics {
             monitoring_metrics;
@@ -130,80 +81,21 @@ http {
     }
 }
 EOF
+    } > "$1/nginx.conf"
 }
 
 write_conf "$DIR" "$PORT" "worker_processes 2;"
+write_populate
 
-# populate.pl PORT FROM TO PREFIX: GET PREFIX<letters(i)> for i in [FROM, TO)
-cat > "$TMP/populate.pl" <<'EOF'
-use strict;
-use warnings;
-use IO::Socket::INET;
+nginx_start "$DIR"
+PID=$NGINX_PID
 
-my ($port, $from, $to, $prefix) = @ARGV;
-my $batch = 1000;
-
-sub name {
-    my ($i) = @_;
-    my $s = "";
-    for (1 .. 4) { $s = chr(97 + $i % 26) . $s; $i = int($i / 26) }
-    return $s;
-}
-
-my $ok = 0;
-
-for (my $b = $from; $b < $to; $b += $batch) {
-    my $e = $b + $batch < $to ? $b + $batch : $to;
-    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port)
-        or die "connect: $!";
-    my $req = "";
-    for my $i ($b .. $e - 1) {
-        my $close = $i == $e - 1 ? "Connection: close\r\n" : "";
-        $req .= "GET $prefix" . name($i) . " HTTP/1.1\r\nHost: bench\r\n$close\r\n";
-    }
-    # a child writes while the parent reads, so neither side can stall
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        print $sock $req;
-        exit 0;
-    }
-    my $resp = "";
-    while (sysread($sock, my $buf, 65536)) { $resp .= $buf }
-    waitpid($pid, 0);
-    close $sock;
-    my $n = () = $resp =~ m{HTTP/1\.1 200 OK\r\n}g;
-    die "batch $b: $n of " . ($e - $b) . " responses\n" if $n != $e - $b;
-    $ok += $n;
-}
-print "$ok\n";
-EOF
-
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" -t -q \
-    2>"$DIR/t.log" || { cat "$DIR/t.log" >&2; exit 1; }
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log" >"$DIR/stdout.log" 2>&1 &
-PID=$!
-
-wait_http() {   # port
-    for _ in $(seq 1 300); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-        kill -0 "$PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
-wait_http "$PORT" || { cat "$DIR/error.log" >&2; exit 1; }
-
-metric() {   # name [label filter]
-    curl -s -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics"
-    awk -v n="$1" -v f="${2:-}" '($1 ~ "^" n "{" || $1 == n) && !done {
-            if (f == "" || index($1, f)) { print $NF; done = 1 } }' "$TMP/metrics.txt"
-}
+wait_http "$PORT" "$PID" 300 || { cat "$DIR/error.log" >&2; exit 1; }
 
 populate() {   # from to [port]
     local t0 t1 n
     t0=$(date +%s.%N)
-    n=$(timeout 120 perl "$TMP/populate.pl" "${3:-$PORT}" "$1" "$2" "$PREFIX")
+    n=$(run_populate "${3:-$PORT}" "$1" "$2" "$PREFIX")
     t1=$(date +%s.%N)
     printf '  sent %d distinct paths in %.1f s: perl populate.pl %s %s %s %s\n' \
         "$n" "$(perl -e "print $t1 - $t0")" "${3:-$PORT}" "$1" "$2" "$PREFIX"
@@ -270,11 +162,9 @@ measure() {   # label
 }
 
 echo "# scrape: /metrics time against the number of series"
-echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
-echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
-echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), $(curl --version | head -1 | cut -d' ' -f1-2)"
-echo "# nginx: $NGINX -p $DIR/ -c $DIR/nginx.conf -e $DIR/error.log   # port $PORT"
+print_build
+print_machine "$(curl --version | head -1 | cut -d' ' -f1-2)"
+echo "# nginx: $(nginx_cmd "$DIR")   # port $PORT"
 echo "# each scrape: curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code} %{time_starttransfer}\\n' http://127.0.0.1:$PORT$URL_PATH"
 echo "# the module sends the header, then renders and sends 64 KiB buffers in turn"
 echo "# (chunked): TTFB is header + first buffer, time_total is render + transfer;"
@@ -319,8 +209,7 @@ perl -e '
   "${SIZE[base]}" "${SIZE[s1]}" "${SIZE[s2]}"
 
 if [ "$PROFILE" = 1 ]; then
-    kill -QUIT "$PID"
-    wait "$PID" || true
+    quit_wait "$PID"
     PID=
 
     echo
@@ -329,20 +218,19 @@ if [ "$PROFILE" = 1 ]; then
     PPORT=$(free_port)
     write_conf "$PDIR" "$PPORT" "master_process off;
 worker_processes 1;"
-    echo "  valgrind --tool=callgrind --callgrind-out-file=$PDIR/cg.out --collect-atstart=no --toggle-collect=$PROFILE_FN $NGINX -p $PDIR/ -c $PDIR/nginx.conf -e $PDIR/error.log"
+    echo "  valgrind --tool=callgrind --callgrind-out-file=$PDIR/cg.out --collect-atstart=no --toggle-collect=$PROFILE_FN $(nginx_cmd "$PDIR")"
     valgrind --tool=callgrind --callgrind-out-file="$PDIR/cg.out" \
         --collect-atstart=no \
         --toggle-collect="$PROFILE_FN" \
         "$NGINX" -p "$PDIR/" -c "$PDIR/nginx.conf" -e "$PDIR/error.log" \
         > "$PDIR/valgrind.log" 2>&1 &
     PID=$!
-    wait_http "$PPORT" || { cat "$PDIR/valgrind.log" "$PDIR/error.log" >&2; exit 1; }
+    wait_http "$PPORT" "$PID" 300 || { cat "$PDIR/valgrind.log" "$PDIR/error.log" >&2; exit 1; }
     populate 0 "$SERIES1" "$PPORT"
     for _ in 1 2; do
         curl -s -o /dev/null "http://127.0.0.1:$PPORT$URL_PATH"
     done
-    kill -QUIT "$PID"
-    wait "$PID" || true
+    quit_wait "$PID"
     PID=
     callgrind_annotate --auto=no --threshold=100 "$PDIR/cg.out" 2>/dev/null \
     | perl -e '

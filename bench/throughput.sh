@@ -18,129 +18,34 @@
 
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=${MODULE:-$REPO/build/ngx_http_monitoring_module.so}
+. "$(dirname "$0")/lib.sh"
+
 ROUNDS=${ROUNDS:-6}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 TARGET=${TARGET:-97}
 
-for t in wrk curl perl "$NGINX"; do
-    command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }
-done
-[ -f "$MODULE" ] || { echo "module not built: $MODULE (run make)" >&2; exit 1; }
+require_tools wrk curl perl
 
-TMP=$(mktemp -d /tmp/monbench-throughput.XXXXXX)
 declare -A PID PORT
-
-cleanup() {
-    local m p
-    for m in "${!PID[@]}"; do
-        p=${PID[$m]}
-        kill -0 "$p" 2>/dev/null && kill -QUIT "$p" 2>/dev/null || true
-    done
-    for m in "${!PID[@]}"; do
-        p=${PID[$m]}
-        for _ in $(seq 1 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "bind: $!";
-        print $s->sockport, "\n";'
-}
-
-wait_http() {
-    local port=$1 pid=$2
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+bench_tmp throughput
 
 # identical configs but for load_module and the monitoring directives; the
 # off config answers /metrics with a 404 so that both have the same locations
 write_conf() {    # dir port on|off
-    local dir=$1 port=$2 mode=$3
-    mkdir -p "$dir/tmp"
-    {
-        [ "$mode" = on ] && echo "load_module $MODULE;"
-        cat <<EOF
-user root;
-daemon off;
-worker_processes 2;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-EOF
-        if [ "$mode" = on ]; then
-            echo "    monitoring_zone main 16m;"
-            echo "    monitoring main;"
-        fi
-        cat <<EOF
-
-    server {
-        listen 127.0.0.1:$port;
-        server_name bench;
-
-        location / {
-            return 200 "ok";
-        }
-
-        location = /metrics {
-EOF
-        if [ "$mode" = on ]; then
-            echo "            monitoring_metrics;"
-            echo "            monitoring off;"
-        else
-            echo "            return 404;"
-        fi
-        cat <<EOF
-        }
-    }
-}
-EOF
-    } > "$dir/nginx.conf"
+    write_onoff_conf "$1" "$2" "$3" "worker_processes 2;" 1024 "" ""
 }
 
 start() {   # on|off
     local mode=$1 dir=$TMP/$1
     PORT[$mode]=$(free_port)
     write_conf "$dir" "${PORT[$mode]}" "$mode"
-    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -t -q \
-        2>"$dir/t.log" || { cat "$dir/t.log" >&2; exit 1; }
-    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
-        >"$dir/stdout.log" 2>&1 &
-    PID[$mode]=$!
+    nginx_start "$dir"
+    PID[$mode]=$NGINX_PID
     wait_http "${PORT[$mode]}" "${PID[$mode]}" \
         || { echo "nginx ($mode) did not start" >&2; cat "$dir/error.log" >&2; exit 1; }
-    echo "started ($mode): $NGINX -p $dir/ -c $dir/nginx.conf -e $dir/error.log   # port ${PORT[$mode]}"
+    echo "started ($mode): $(nginx_cmd "$dir")   # port ${PORT[$mode]}"
 }
 
 declare -A RPS TOTAL R
@@ -173,10 +78,8 @@ median() {
 }
 
 echo "# throughput: wrk against return 200, module on vs off, 2 workers"
-echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  module: $MODULE"
-echo "# module sha256: $(sha256sum "$MODULE" | cut -c1-16)  built: $(date -r "$MODULE" '+%F %T')"
-echo "# repo HEAD: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# $(nproc) cpus, $(. /etc/os-release && echo "$PRETTY_NAME"), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+print_build
+print_machine "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "# loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 

@@ -69,13 +69,18 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 
+    if (cJSON_AddStringToObject(root, "status", (char *) status->data)
+        == NULL
+        || cJSON_AddNumberToObject(root, "error_rate", error_rate) == NULL)
+    {
+        cJSON_Delete(root);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     p = (p95 < 0) ? cJSON_AddNullToObject(root, "p95_ms")
                   : cJSON_AddNumberToObject(root, "p95_ms", p95);
 
     if (p == NULL
-        || cJSON_AddStringToObject(root, "status", (char *) status->data)
-           == NULL
-        || cJSON_AddNumberToObject(root, "error_rate", error_rate) == NULL
         || cJSON_AddNumberToObject(root, "rps", rps) == NULL
         || cJSON_AddNumberToObject(root, "alerts_firing", 0) == NULL
         || cJSON_AddStringToObject(root, "checked_at", (char *) checked)
