@@ -25,7 +25,6 @@ typedef struct {
 
 typedef struct {
     ngx_http_monitoring_series_t    *series;
-    double                           requests;
     double                           rps;
     double                           error_rate;
     double                           p95;
@@ -409,8 +408,8 @@ ngx_http_monitoring_json_top(ngx_http_monitoring_json_t *j, ngx_uint_t kind)
             cur.series = s;
             cur.total = total;
 
-            ngx_http_monitoring_series_window(s, &cur.requests, &cur.rps,
-                                              &cur.error_rate, &cur.p95);
+            ngx_http_monitoring_series_window(s, &cur.rps, &cur.error_rate,
+                                              &cur.p95);
 
             /* insertion into the sorted top list */
 
@@ -552,7 +551,7 @@ ngx_http_monitoring_json_history(ngx_http_monitoring_json_t *j,
     last = ngx_time() / step;
     first = (last >= points) ? last - points + 1 : 0;
 
-    if (first < (ngx_uint_t) j->zone->sh->start_time / step) {
+    if (first < j->zone->sh->start_time / step) {
         first = j->zone->sh->start_time / step;
     }
 

@@ -24,7 +24,7 @@ static void ngx_http_monitoring_sum_days(ngx_http_monitoring_history_t *h,
 
 void
 ngx_http_monitoring_history_record(ngx_http_monitoring_zone_t *zone,
-    ngx_msec_t ms, ngx_uint_t status)
+    ngx_msec_t ms, ngx_uint_t status, time_t now)
 {
     ngx_uint_t                      epoch, class;
     ngx_http_monitoring_fine_t     *f;
@@ -32,13 +32,13 @@ ngx_http_monitoring_history_record(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_history_t  *h;
 
     h = zone->sh->history;
-    epoch = ngx_time() / NGX_HTTP_MONITORING_SLOT;
+    epoch = now / NGX_HTTP_MONITORING_SLOT;
 
     f = &h->fine[epoch % NGX_HTTP_MONITORING_FINE_SLOTS];
     p = &h->hour[epoch % NGX_HTTP_MONITORING_HOUR_POINTS];
 
     if (f->epoch != epoch || p->epoch != epoch) {
-        ngx_http_monitoring_history_roll(zone, ngx_time());
+        ngx_http_monitoring_history_roll(zone, now);
 
         if (f->epoch != epoch || p->epoch != epoch) {
             return;
@@ -293,7 +293,8 @@ ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
 
     /* a zone younger than the window */
 
-    started = tp->sec - zone->sh->start_time + tp->msec / 1000.0;
+    started = (double) tp->sec - (double) zone->sh->start_time
+              + tp->msec / 1000.0;
 
     if (w->covered > started) {
         w->covered = ngx_max(started, 1.0);
@@ -311,13 +312,13 @@ ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
 
 void
 ngx_http_monitoring_half_record(ngx_http_monitoring_series_t *s, ngx_uint_t i,
-    ngx_uint_t status)
+    ngx_uint_t status, time_t now)
 {
     ngx_uint_t         minute, n;
     ngx_atomic_t      *half;
     ngx_atomic_uint_t  old;
 
-    minute = ngx_time() / NGX_HTTP_MONITORING_HALF;
+    minute = now / NGX_HTTP_MONITORING_HALF;
     half = ngx_http_monitoring_half(s, minute & 1);
 
     old = half[0];
@@ -355,7 +356,7 @@ ngx_http_monitoring_half_record(ngx_http_monitoring_series_t *s, ngx_uint_t i,
 
 void
 ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
-    double *requests, double *rps, double *error_rate, double *p95)
+    double *rps, double *error_rate, double *p95)
 {
     double         weight, total, errors;
     double         bucket[NGX_HTTP_MONITORING_MAX_BUCKETS + 1];
@@ -394,7 +395,6 @@ ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
         errors += weight * half[1];
     }
 
-    *requests = total;
     *rps = total / NGX_HTTP_MONITORING_HALF;
     *error_rate = total ? errors / total : 0;
     *p95 = ngx_http_monitoring_bucket_quantile(s->bounds, bucket, 0.95);

@@ -34,6 +34,8 @@ static char *ngx_http_monitoring_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_shm_zone_t **zone, ngx_http_handler_pt handler);
+static char *ngx_http_monitoring_set_handler(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_handler_pt handler);
 static char *ngx_http_monitoring_thresholds(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_monitoring_parse_ratio(ngx_str_t *value,
@@ -794,12 +796,11 @@ ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_monitoring_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_shm_zone_t           **zp;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zp;
 
-    if (mlcf->metrics) {
+    if (mlcf->metrics != NULL) {
         return "is duplicate";
     }
 
@@ -823,18 +824,8 @@ ngx_http_monitoring_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive conflicts with another "
-                           "content handler in this location", &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    clcf->handler = ngx_http_monitoring_metrics_handler;
-
-    return NGX_CONF_OK;
+    return ngx_http_monitoring_set_handler(cf, cmd,
+                                          ngx_http_monitoring_metrics_handler);
 }
 
 
@@ -871,20 +862,10 @@ ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_shm_zone_t **zone, ngx_http_handler_pt handler)
 {
     ngx_str_t                       *value;
-    ngx_http_core_loc_conf_t        *clcf;
     ngx_http_monitoring_loc_conf_t  *mlcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (*zone != NULL) {
         return "is duplicate";
-    }
-
-    if (clcf->handler != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive conflicts with another "
-                           "content handler in this location", &cmd->name);
-        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
@@ -903,6 +884,27 @@ ngx_http_monitoring_handler(ngx_conf_t *cf, ngx_command_t *cmd,
         *zone = &ngx_http_monitoring_unresolved;
         mlcf->handler_file = cf->conf_file->file.name;
         mlcf->handler_line = cf->conf_file->line;
+    }
+
+    return ngx_http_monitoring_set_handler(cf, cmd, handler);
+}
+
+
+/* a location has one content handler */
+
+static char *
+ngx_http_monitoring_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_handler_pt handler)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive conflicts with another "
+                           "content handler in this location", &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     clcf->handler = handler;

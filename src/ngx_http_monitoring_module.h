@@ -16,7 +16,7 @@
 #define NGX_HTTP_MONITORING_VERSION        "0.1.0"
 
 /* bump whenever the layout of the shared memory structures changes */
-#define NGX_HTTP_MONITORING_LAYOUT         3
+#define NGX_HTTP_MONITORING_LAYOUT         4
 
 #define NGX_HTTP_MONITORING_MIN_SIZE       (256 * 1024)
 #define NGX_HTTP_MONITORING_MAX_BUCKETS    32
@@ -159,7 +159,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                       layout;
     ngx_uint_t                       generation;
-    time_t                           start_time;
+    ngx_atomic_t                     start_time;
     ngx_uint_t                       hash_mask;
     ngx_http_monitoring_series_t   **hash;
     ngx_http_monitoring_bounds_t    *bounds;
@@ -310,15 +310,15 @@ double ngx_http_monitoring_bucket_quantile(ngx_http_monitoring_bounds_t *b,
     double *bucket, double q);
 
 void ngx_http_monitoring_history_record(ngx_http_monitoring_zone_t *zone,
-    ngx_msec_t ms, ngx_uint_t status);
+    ngx_msec_t ms, ngx_uint_t status, time_t now);
 void ngx_http_monitoring_half_record(ngx_http_monitoring_series_t *s,
-    ngx_uint_t i, ngx_uint_t status);
+    ngx_uint_t i, ngx_uint_t status, time_t now);
 void ngx_http_monitoring_history_roll(ngx_http_monitoring_zone_t *zone,
     time_t now);
 void ngx_http_monitoring_window(ngx_http_monitoring_zone_t *zone,
     ngx_uint_t seconds, ngx_http_monitoring_window_t *w);
 void ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
-    double *requests, double *rps, double *error_rate, double *p95);
+    double *rps, double *error_rate, double *p95);
 ngx_str_t *ngx_http_monitoring_label_names(ngx_uint_t kind);
 
 ngx_uint_t ngx_http_monitoring_health_status(

@@ -12,9 +12,10 @@
 
 static void ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status,
-    ngx_log_t *log);
+    time_t now, ngx_log_t *log);
 static void ngx_http_monitoring_upstreams(ngx_http_request_t *r,
-    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len);
+    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len,
+    time_t now);
 
 
 static ngx_str_t  ngx_http_monitoring_other_method = ngx_string("OTHER");
@@ -150,7 +151,8 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
         status = 0;
     }
 
-    ngx_http_monitoring_record(zone, s, ms, status, r->connection->log);
+    ngx_http_monitoring_record(zone, s, ms, status, tp->sec,
+                               r->connection->log);
 
     /*
      * health checks stay out of the statistics that decide health: a 503
@@ -158,7 +160,7 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
      */
 
     if (r->content_handler != ngx_http_monitoring_health_handler) {
-        ngx_http_monitoring_history_record(zone, ms, status);
+        ngx_http_monitoring_history_record(zone, ms, status, tp->sec);
     }
 
     if (ngx_worker < NGX_HTTP_MONITORING_MAX_WORKERS) {
@@ -166,7 +168,7 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
     }
 
     if (r->upstream_states && r->upstream_states->nelts) {
-        ngx_http_monitoring_upstreams(r, mlcf, labels, p - labels);
+        ngx_http_monitoring_upstreams(r, mlcf, labels, p - labels, tp->sec);
     }
 
     return NGX_OK;
@@ -178,7 +180,7 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 static void
 ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_series_t *s, ngx_msec_t ms, ngx_uint_t status,
-    ngx_log_t *log)
+    time_t now, ngx_log_t *log)
 {
     ngx_uint_t  i, n;
 
@@ -194,7 +196,7 @@ ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
     (void) ngx_atomic_fetch_add(&s->time_sum, ms);
 
     ngx_http_monitoring_status_add(zone, s, status, log);
-    ngx_http_monitoring_half_record(s, i, status);
+    ngx_http_monitoring_half_record(s, i, status, now);
 }
 
 
@@ -205,7 +207,8 @@ ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
 
 static void
 ngx_http_monitoring_upstreams(ngx_http_request_t *r,
-    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len)
+    ngx_http_monitoring_loc_conf_t *mlcf, u_char *labels, size_t len,
+    time_t now)
 {
     u_char                        *p, *start;
     ngx_str_t                     *upstream;
@@ -280,7 +283,7 @@ ngx_http_monitoring_upstreams(ngx_http_request_t *r,
             ms = 0;
         }
 
-        ngx_http_monitoring_record(zone, s, ms, state[i].status,
+        ngx_http_monitoring_record(zone, s, ms, state[i].status, now,
                                    r->connection->log);
     }
 }

@@ -129,7 +129,7 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->hash_mask = n - 1;
     sh->layout = NGX_HTTP_MONITORING_LAYOUT;
-    sh->start_time = ngx_time();
+    sh->start_time = (ngx_atomic_uint_t) ngx_time();
 
     len = sizeof(" in monitoring zone \"\"") + shm_zone->shm.name.len;
 
