@@ -839,19 +839,38 @@
         });
     }
 
-    function renderEndpoints(d) {
-        var body = $('endpoints');
-        var th = obj(d.thresholds);
-        var rows = arr(d.endpoints).filter(function (r) {
+    /*
+     * the rows of d[name] into the table body of that id, cleared, with
+     * their count; an empty table gets one row saying so
+     */
+    function tableRows(d, name, columns, empty) {
+        var body = $(name);
+        var rows = arr(d[name]).filter(function (r) {
             return r !== null && typeof r === 'object';
         });
 
         clear(body);
-        setText('endpoints-count', rows.length ? '(' + rows.length + ')' : '');
+        setText(name + '-count', rows.length ? '(' + rows.length + ')' : '');
         if (rows.length === 0) {
-            emptyRow(body, 7, 'no requests recorded yet');
-            return;
+            emptyRow(body, columns, empty);
         }
+        return rows;
+    }
+
+    /* the error rate, p95 and request cells both tables end with */
+    function rateCells(tr, r, th) {
+        cell(tr, fmtRate(r.rps), 'num', 'Req/s');
+        cell(tr, fmtPct(r.error_rate),
+             'num ' + level(r.error_rate, th.error_rate), 'Errors');
+        cell(tr, fmtMs(r.p95_ms), 'num ' + level(r.p95_ms, th.p95_ms),
+             'p95');
+        cell(tr, fmtCount(r.requests), 'num', 'Requests');
+    }
+
+    function renderEndpoints(d) {
+        var body = $('endpoints');
+        var th = obj(d.thresholds);
+        var rows = tableRows(d, 'endpoints', 7, 'no requests recorded yet');
 
         sortRows(rows).forEach(function (r) {
             var tr = el('tr');
@@ -866,12 +885,7 @@
             }
             cell(tr, str(r.method), 'method', 'Method');
             cell(tr, str(r.server), 'server', 'Server');
-            cell(tr, fmtRate(r.rps), 'num', 'Req/s');
-            cell(tr, fmtPct(r.error_rate),
-                 'num ' + level(r.error_rate, th.error_rate), 'Errors');
-            cell(tr, fmtMs(r.p95_ms), 'num ' + level(r.p95_ms, th.p95_ms),
-                 'p95');
-            cell(tr, fmtCount(r.requests), 'num', 'Requests');
+            rateCells(tr, r, th);
             body.appendChild(tr);
         });
     }
@@ -879,28 +893,16 @@
     function renderUpstreams(d) {
         var body = $('upstreams');
         var th = obj(d.thresholds);
-        var rows = arr(d.upstreams).filter(function (r) {
-            return r !== null && typeof r === 'object';
-        });
+        var rows = tableRows(d, 'upstreams', 6,
+                             'no upstream requests recorded');
 
-        clear(body);
-        setText('upstreams-count', rows.length ? '(' + rows.length + ')' : '');
-        if (rows.length === 0) {
-            emptyRow(body, 6, 'no upstream requests recorded');
-            return;
-        }
         rows.forEach(function (r) {
             var tr = el('tr');
 
             cell(tr, str(r.upstream), 'ep');
             cell(tr, r.peer === undefined || r.peer === null
                      ? DASH : str(r.peer), 'peer', 'Peer');
-            cell(tr, fmtRate(r.rps), 'num', 'Req/s');
-            cell(tr, fmtPct(r.error_rate),
-                 'num ' + level(r.error_rate, th.error_rate), 'Errors');
-            cell(tr, fmtMs(r.p95_ms), 'num ' + level(r.p95_ms, th.p95_ms),
-                 'p95');
-            cell(tr, fmtCount(r.requests), 'num', 'Requests');
+            rateCells(tr, r, th);
             body.appendChild(tr);
         });
     }
