@@ -13,6 +13,9 @@ package Test::Monitoring;
 #                       (default /usr/lib/nginx/modules/ngx_http_echo_module.so)
 #   TEST_NGINX_LEAVE    keep the temporary prefix
 #   TEST_NGINX_VERBOSE  print diagnostics (config, log tails)
+#
+# Alert receivers (a webhook sink, Alertmanager) are methods too, in
+# Test/Monitoring/Alerts.pm.
 
 use warnings;
 use strict;
@@ -1380,6 +1383,12 @@ sub poll {
         sleep($opts{interval} // 0.1);
     }
 }
+
+###############################################################################
+
+# webhook_sink, sink_requests, closed_port, alertmanager, am_alerts, ...
+
+require Test::Monitoring::Alerts;
 
 ###############################################################################
 
