@@ -4,6 +4,8 @@
 #   make deps     install the Debian packages the project needs
 #   make run      start the demo: a real nginx with the module on 127.0.0.1
 #   make test     run the whole test suite through a real nginx
+#   make fuzz     replay the fuzz regressions, then fuzz FUZZ_TIME s (60)
+#   make fuzz-smoke  the same for 10 s, as CI does
 
 SHELL :=	/bin/bash
 
@@ -12,22 +14,36 @@ NGINX ?=	/usr/sbin/nginx
 BUILD ?=	build
 PORT ?=		8080
 BACKEND_PORT ?=	8081
+FUZZ_TIME ?=	60
+FUZZ_CC ?=	clang
 
 MODULE :=	$(BUILD)/ngx_http_monitoring_module.so
 SOURCES :=	config $(wildcard src/*.c src/*.h)
 PAGE :=		$(wildcard html/*)
 
+# fuzz target NAME: fuzz/NAME_fuzz.c with src/ngx_http_monitoring_NAME.c,
+# seeded from fuzz/corpus/NAME/, after replaying fuzz/regressions/NAME/
+FUZZ_TARGETS :=	expr
+FUZZ_FLAGS :=	-g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all
+FUZZ_BINS :=	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
+
 DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
-		prometheus apache2-utils chromium fonts-dejavu-core
+		prometheus prometheus-alertmanager apache2-utils chromium \
+		fonts-dejavu-core
+FUZZ_DEPS =	clang libclang-rt-14-dev
 
-.PHONY: all deps run test clean
+.PHONY: all deps fuzz-deps run test fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
-deps:
+deps: PACKAGES = $(DEPS)
+fuzz-deps: PACKAGES = $(FUZZ_DEPS)
+
+deps fuzz-deps:
 	@missing=; \
-	for p in $(DEPS); do \
+	for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -70,6 +86,27 @@ run: deps $(MODULE)
 
 test: deps $(MODULE)
 	prove -I t/lib t/
+
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c $(SOURCES)
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Isrc -o $@.tmp $< src/ngx_http_monitoring_$*.c
+	mv -f $@.tmp $@
+
+fuzz: fuzz-deps $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    echo "$$t: regressions"; \
+	    $(BUILD)/fuzz/$${t}_fuzz fuzz/regressions/$$t/* \
+	        > $(BUILD)/fuzz/$$t-regressions.log 2>&1 \
+	        || { cat $(BUILD)/fuzz/$$t-regressions.log; exit 1; }; \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	    cp fuzz/corpus/$$t/* $(BUILD)/fuzz/corpus/$$t/; \
+	    echo "$$t: fuzzing for $(FUZZ_TIME) s"; \
+	    $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_TIME) -max_len=256 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_TIME=10
 
 clean:
 	rm -rf $(BUILD)

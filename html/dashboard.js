@@ -191,6 +191,23 @@
         return v === null || v === undefined ? DASH : str(v);
     }
 
+    /* an alert's value in the unit of its rule */
+    function fmtAlertValue(v, unit) {
+        if (typeof v !== 'number' || !isFinite(v)) {
+            return fmtValue(v);
+        }
+        switch (unit) {
+        case 'ratio':
+            return fmtPct(v);
+        case 'ms':
+            return fmtMs(v);
+        case '/s':
+            return fmtRate(v) + '/s';
+        default:
+            return fmtValue(v);
+        }
+    }
+
     function pad(n) {
         return n < 10 ? '0' + n : String(n);
     }
@@ -994,6 +1011,7 @@
             head.appendChild(el('span', 'badge '
                 + (/^(firing|pending|resolved|inactive)$/.test(st) ? st : ''),
                 st));
+            li.id = 'alert-' + str(r.name);
             head.appendChild(el('span', 'alert-name', str(r.name)));
             if (r.severity !== undefined && r.severity !== null) {
                 head.appendChild(el('span', 'badge', str(r.severity)));
@@ -1004,7 +1022,7 @@
                 meta.appendChild(el('code', null, str(r.expr)));
                 meta.appendChild(document.createTextNode(' \u00b7 '));
             }
-            bits.push('value ' + fmtValue(r.value));
+            bits.push('value ' + fmtAlertValue(r.value, str(r.unit)));
             if (since !== null) {
                 bits.push('since ' + fmtClock(since, true)
                           + (now !== null && now >= since
@@ -1012,6 +1030,9 @@
             }
             meta.appendChild(document.createTextNode(bits.join(' \u00b7 ')));
             li.appendChild(meta);
+            if (typeof r.summary === 'string' && r.summary !== '') {
+                li.appendChild(el('div', 'alert-summary-text', r.summary));
+            }
 
             trans = arr(r.transitions).filter(function (t) {
                 return t !== null && typeof t === 'object';

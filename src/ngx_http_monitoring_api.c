@@ -182,21 +182,8 @@ ngx_http_monitoring_api_handler(ngx_http_request_t *r,
                             ngx_http_monitoring_json_top(&j,
                                                NGX_HTTP_MONITORING_UPSTREAM));
 
-    /* alert rules come with the alerts; none can be configured yet */
-
-    o = ngx_http_monitoring_object(&j);
-    ngx_http_monitoring_add(&j, root, "alerts", o);
-
-    if (o != NULL) {
-        if (cJSON_AddFalseToObject(o, "configured") == NULL
-            || cJSON_AddArrayToObject(o, "rules") == NULL)
-        {
-            j.failed = 1;
-        }
-
-        ngx_http_monitoring_number(&j, o, "firing", 0);
-        ngx_http_monitoring_number(&j, o, "pending", 0);
-    }
+    ngx_http_monitoring_add(&j, root, "alerts",
+                            ngx_http_monitoring_alerts_json(zone, j.mmcf));
 
     ngx_http_monitoring_add(&j, root, "history",
                             ngx_http_monitoring_json_history(&j, 0));

@@ -43,8 +43,6 @@ static ngx_int_t ngx_http_monitoring_parse_ratio(ngx_str_t *value,
 static char *ngx_http_monitoring_resolve(ngx_conf_t *cf,
     ngx_http_monitoring_loc_conf_t *conf, ngx_shm_zone_t **zone,
     char *directive);
-static ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf,
-    ngx_str_t *name, char *directive);
 static void *ngx_http_monitoring_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_monitoring_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_monitoring_merge_srv_conf(ngx_conf_t *cf, void *parent,
@@ -54,6 +52,7 @@ static char *ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_monitoring_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_monitoring_init_process(ngx_cycle_t *cycle);
+static void ngx_http_monitoring_exit_process(ngx_cycle_t *cycle);
 
 
 /* label names the module renders itself */
@@ -184,6 +183,34 @@ static ngx_command_t  ngx_http_monitoring_commands[] = {
       0,
       NULL },
 
+    { ngx_string("monitoring_alert"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_monitoring_alert,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_alert_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_monitoring_main_conf_t, alert_interval),
+      NULL },
+
+    { ngx_string("monitoring_alert_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_monitoring_alert_webhook,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("monitoring_alert_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_monitoring_main_conf_t, alert_url),
+      NULL },
+
       ngx_null_command
 };
 
@@ -213,7 +240,7 @@ ngx_module_t  ngx_http_monitoring_module = {
     ngx_http_monitoring_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_monitoring_exit_process,      /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -416,6 +443,14 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     zone->name = value[1];
     zone->shm_zone = shm_zone;
+    zone->mmcf = mmcf;
+
+    if (ngx_array_init(&zone->alerts, cf->pool, 4,
+                       sizeof(ngx_http_monitoring_alert_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     /* the label is rendered in every sample, escape it once */
 
@@ -1143,7 +1178,7 @@ ngx_http_monitoring_parse_ratio(ngx_str_t *value, ngx_uint_t *ratio)
  * references are checked once the http block is parsed
  */
 
-static ngx_shm_zone_t *
+ngx_shm_zone_t *
 ngx_http_monitoring_zone_ref(ngx_conf_t *cf, ngx_str_t *name, char *directive)
 {
     ngx_shm_zone_t                   *shm_zone;
@@ -1193,6 +1228,18 @@ ngx_http_monitoring_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+
+    if (ngx_array_init(&mmcf->alerts, cf->pool, 4,
+                       sizeof(ngx_http_monitoring_alert_t))
+        != NGX_OK
+        || ngx_array_init(&mmcf->webhooks, cf->pool, 2,
+                          sizeof(ngx_http_monitoring_webhook_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    mmcf->alert_interval = NGX_CONF_UNSET_MSEC;
 
     /* 1% and 5% of 5xx, p95 200ms and 500ms, over a minute */
 
@@ -1339,9 +1386,11 @@ ngx_http_monitoring_init(ngx_conf_t *cf)
     ngx_http_handler_pt              *h;
     ngx_http_core_main_conf_t        *cmcf;
     ngx_http_monitoring_zone_ref_t   *ref;
+    ngx_http_monitoring_loc_conf_t   *mlcf;
     ngx_http_monitoring_main_conf_t  *mmcf;
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_monitoring_module);
+    mlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_monitoring_module);
 
     ref = mmcf->refs.elts;
 
@@ -1353,6 +1402,15 @@ ngx_http_monitoring_init(ngx_conf_t *cf)
                           &ref[i].file, ref[i].line);
             return NGX_ERROR;
         }
+    }
+
+    /* quantiles in alerts use the buckets of the http level */
+
+    mmcf->bounds = (mlcf->bounds == NGX_CONF_UNSET_PTR)
+                   ? ngx_http_monitoring_default_bounds : mlcf->bounds;
+
+    if (ngx_http_monitoring_alerts_conf(cf, mmcf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (mmcf->zones.nelts == 0) {
@@ -1399,5 +1457,18 @@ ngx_http_monitoring_init_process(ngx_cycle_t *cycle)
         ngx_http_monitoring_register_worker(zones[i]->data, cycle->log);
     }
 
-    return NGX_OK;
+    return ngx_http_monitoring_alerts_init_process(cycle);
+}
+
+
+static void
+ngx_http_monitoring_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    ngx_http_monitoring_alerts_exit_process(cycle);
 }

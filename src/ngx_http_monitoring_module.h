@@ -11,12 +11,14 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_http_monitoring_expr.h"
+#include "ngx_http_monitoring_webhook.h"
 
 
 #define NGX_HTTP_MONITORING_VERSION        "0.1.0"
 
 /* bump whenever the layout of the shared memory structures changes */
-#define NGX_HTTP_MONITORING_LAYOUT         4
+#define NGX_HTTP_MONITORING_LAYOUT         5
 
 #define NGX_HTTP_MONITORING_MIN_SIZE       (256 * 1024)
 #define NGX_HTTP_MONITORING_MAX_BUCKETS    32
@@ -56,6 +58,29 @@
 /* per series: two minutes of per-bucket counts for the endpoint tables */
 #define NGX_HTTP_MONITORING_HALF           60
 
+/*
+ * Alerts: a rule keeps up to 64 samples of the counters it reads, the
+ * last 10 transitions, and resolved alerts are re-sent for 15 minutes,
+ * as Prometheus does.
+ */
+
+#define NGX_HTTP_MONITORING_SAMPLES        64
+#define NGX_HTTP_MONITORING_TRANSITIONS    10
+#define NGX_HTTP_MONITORING_MAX_WEBHOOKS   8
+#define NGX_HTTP_MONITORING_RESOLVED_KEEP  (15 * 60 * 1000)
+
+#define NGX_HTTP_MONITORING_INACTIVE       0
+#define NGX_HTTP_MONITORING_PENDING        1
+#define NGX_HTTP_MONITORING_FIRING         2
+#define NGX_HTTP_MONITORING_RESOLVED       3
+
+/* the values of a sample: time, requests, matched, time sum, buckets */
+#define NGX_HTTP_MONITORING_SAMPLE_TIME    0
+#define NGX_HTTP_MONITORING_SAMPLE_REQS    1
+#define NGX_HTTP_MONITORING_SAMPLE_MATCHED 2
+#define NGX_HTTP_MONITORING_SAMPLE_SUM     3
+#define NGX_HTTP_MONITORING_SAMPLE_BUCKETS 4
+
 /* the first byte of a series key: what the series counts */
 #define NGX_HTTP_MONITORING_REQUEST        0
 #define NGX_HTTP_MONITORING_UPSTREAM       1
@@ -65,6 +90,8 @@
 typedef struct ngx_http_monitoring_series_s  ngx_http_monitoring_series_t;
 typedef struct ngx_http_monitoring_status_s  ngx_http_monitoring_status_t;
 typedef struct ngx_http_monitoring_bounds_s  ngx_http_monitoring_bounds_t;
+typedef struct ngx_http_monitoring_main_conf_s
+    ngx_http_monitoring_main_conf_t;
 
 
 /* histogram upper bounds in milliseconds, "+Inf" is implied */
@@ -154,6 +181,75 @@ typedef struct {
 } ngx_http_monitoring_window_t;
 
 
+/* alert state, in shared memory: one per rule, kept across reloads */
+
+typedef struct {
+    uint64_t                         at;        /* unix time, msec */
+    double                           value;
+    ngx_uint_t                       state;
+    ngx_uint_t                       has_value;
+} ngx_http_monitoring_transition_t;
+
+
+/* what a webhook has received of an alert */
+
+typedef struct {
+    uint64_t                         sent;      /* alertmanager: last sent */
+    ngx_uint_t                       seq;       /* generic: transitions */
+} ngx_http_monitoring_sent_t;
+
+
+typedef struct {
+    u_char                           name[NGX_HTTP_MONITORING_NAME_MAX];
+    size_t                           name_len;
+    uint32_t                         hash;
+    ngx_uint_t                       state;
+    uint64_t                         active_at;
+    uint64_t                         fired_at;
+    uint64_t                         resolved_at;
+    uint64_t                         last_true;
+    uint64_t                         evaluated_at;
+    double                           value;
+    ngx_uint_t                       has_value;
+    ngx_uint_t                       seq;       /* transitions so far */
+    ngx_http_monitoring_transition_t transitions[
+                                         NGX_HTTP_MONITORING_TRANSITIONS];
+    uint64_t                        *samples;
+    ngx_uint_t                       head;
+    ngx_uint_t                       count;
+    ngx_http_monitoring_sent_t       sent[NGX_HTTP_MONITORING_MAX_WEBHOOKS];
+} ngx_http_monitoring_alert_state_t;
+
+
+typedef struct {
+    uint32_t                         hash;      /* of its URL */
+    ngx_atomic_t                     results[
+                                         NGX_HTTP_MONITORING_WEBHOOK_RESULTS];
+    ngx_uint_t                       failures;  /* in a row */
+    uint64_t                         retry_at;
+    ngx_pid_t                        busy;      /* delivering */
+    uint64_t                         busy_until;
+} ngx_http_monitoring_hook_state_t;
+
+
+/*
+ * One worker at a time evaluates: the one holding the lease, which it
+ * renews each tick; a lease is taken over once it expires, and only by
+ * a worker of the configuration the rule table was built for.
+ */
+
+typedef struct {
+    ngx_uint_t                       generation;
+    ngx_pid_t                        owner;
+    ngx_msec_t                       expires;   /* monotonic */
+    ngx_msec_t                       last;      /* monotonic */
+    ngx_atomic_t                     evaluations;
+    ngx_uint_t                       nrules;
+    ngx_http_monitoring_alert_state_t  *rules;
+    ngx_http_monitoring_hook_state_t hooks[NGX_HTTP_MONITORING_MAX_WEBHOOKS];
+} ngx_http_monitoring_alerts_t;
+
+
 /* lives in shared memory */
 
 typedef struct {
@@ -179,6 +275,7 @@ typedef struct {
     ngx_http_monitoring_worker_t     workers[
                                          NGX_HTTP_MONITORING_MAX_WORKERS];
     ngx_http_monitoring_history_t   *history;
+    ngx_http_monitoring_alerts_t    *alerts;
 } ngx_http_monitoring_sh_t;
 
 
@@ -192,7 +289,36 @@ typedef struct {
     ngx_str_t                        label;
     ngx_uint_t                       max_series;
     ngx_uint_t                       generation;
+    ngx_array_t                      alerts;   /* alert_t * */
+    ngx_http_monitoring_main_conf_t *mmcf;
+
+    /* a worker's own: the counters of each rule read at this tick */
+    uint64_t                        *values;
 } ngx_http_monitoring_zone_t;
+
+
+typedef struct {
+    ngx_str_t                        name;
+    ngx_str_t                        text;
+    ngx_http_monitoring_expr_t       expr;
+    ngx_msec_t                       window;
+    ngx_msec_t                       for_time;
+    ngx_msec_t                       keep_firing_for;
+    ngx_msec_t                       every;     /* between samples */
+    ngx_str_t                        severity;
+    ngx_str_t                        endpoint;  /* a glob, empty: any */
+    ngx_str_t                        summary;
+    ngx_str_t                        description;
+    ngx_array_t                     *labels;    /* ngx_keyval_t */
+    ngx_str_t                        labels_text;  /* ,k="v" escaped */
+    ngx_shm_zone_t                  *zone;
+    ngx_http_monitoring_bounds_t    *bounds;    /* of quantiles */
+    ngx_uint_t                       nvalues;   /* of a sample */
+    ngx_uint_t                       nsamples;
+    ngx_uint_t                       index;     /* in the zone's rules */
+    uint32_t                         hash;
+    unsigned                         critical:1;
+} ngx_http_monitoring_alert_t;
 
 
 typedef struct {
@@ -203,7 +329,7 @@ typedef struct {
 } ngx_http_monitoring_zone_ref_t;
 
 
-typedef struct {
+struct ngx_http_monitoring_main_conf_s {
     ngx_array_t                      zones;    /* ngx_shm_zone_t * */
     ngx_array_t                      refs;     /* zone_ref_t */
 
@@ -214,7 +340,13 @@ typedef struct {
     ngx_msec_t                       p95_crit;
     ngx_uint_t                       window;
     ngx_uint_t                       thresholds_set;
-} ngx_http_monitoring_main_conf_t;
+
+    ngx_array_t                      alerts;    /* alert_t */
+    ngx_array_t                      webhooks;  /* webhook_t */
+    ngx_msec_t                       alert_interval;
+    ngx_str_t                        alert_url;
+    ngx_http_monitoring_bounds_t    *bounds;    /* the http level's */
+};
 
 
 /* the start of the request keys of a server: kind, [len] server name */
@@ -285,6 +417,9 @@ ngx_http_monitoring_series_t *ngx_http_monitoring_series_get(
 void ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log);
 size_t ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone);
+size_t ngx_http_monitoring_escape(u_char *dst, u_char *src, size_t len);
+ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
+    char *directive);
 
 ngx_int_t ngx_http_monitoring_log_handler(ngx_http_request_t *r);
 size_t ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
@@ -326,6 +461,31 @@ ngx_uint_t ngx_http_monitoring_health_status(
     double *error_rate, double *p95);
 
 extern ngx_str_t  ngx_http_monitoring_health_names[];
+
+char *ngx_http_monitoring_alert(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_monitoring_alerts_conf(ngx_conf_t *cf,
+    ngx_http_monitoring_main_conf_t *mmcf);
+ngx_int_t ngx_http_monitoring_alerts_init_zone(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
+ngx_int_t ngx_http_monitoring_alerts_init_process(ngx_cycle_t *cycle);
+void ngx_http_monitoring_alerts_exit_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_monitoring_alerts_firing(ngx_http_monitoring_zone_t *zone,
+    ngx_uint_t *critical);
+void *ngx_http_monitoring_alerts_json(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_main_conf_t *mmcf);
+size_t ngx_http_monitoring_alerts_size(ngx_http_monitoring_zone_t *zone);
+u_char *ngx_http_monitoring_alerts_metrics(ngx_http_monitoring_zone_t *zone,
+    u_char *p);
+size_t ngx_http_monitoring_hooks_size(ngx_http_monitoring_zone_t *zone);
+u_char *ngx_http_monitoring_hooks_metrics(ngx_http_monitoring_zone_t *zone,
+    u_char *p);
+void ngx_http_monitoring_notify(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_monitoring_json_str(void *o, const char *name,
+    ngx_str_t *value);
 ngx_int_t ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_zone_t *zone);
 ngx_int_t ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r);

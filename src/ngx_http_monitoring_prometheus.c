@@ -92,6 +92,15 @@ static ngx_int_t ngx_http_monitoring_zone_value(
 static ngx_int_t ngx_http_monitoring_zone_bytes(
     ngx_http_monitoring_ctx_t *ctx, ngx_http_monitoring_family_t *f,
     ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_series_t *s);
+static ngx_int_t ngx_http_monitoring_alerts(ngx_http_monitoring_ctx_t *ctx,
+    ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s);
+static ngx_int_t ngx_http_monitoring_evaluations(
+    ngx_http_monitoring_ctx_t *ctx, ngx_http_monitoring_family_t *f,
+    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_series_t *s);
+static ngx_int_t ngx_http_monitoring_hooks(ngx_http_monitoring_ctx_t *ctx,
+    ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s);
 static ngx_int_t ngx_http_monitoring_globals(ngx_http_monitoring_ctx_t *ctx,
     ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_series_t *s);
@@ -172,6 +181,18 @@ static ngx_http_monitoring_family_t  ngx_http_monitoring_families[] = {
       "Unix time the zone's counters started from zero.",
       NGX_HTTP_MONITORING_PER_ZONE, ngx_http_monitoring_zone_value,
       offsetof(ngx_http_monitoring_sh_t, start_time) },
+
+    { ngx_string("nginx_alerts"), "gauge",
+      "Pending and firing alerts, as Prometheus' ALERTS series.",
+      NGX_HTTP_MONITORING_PER_ZONE, ngx_http_monitoring_alerts, 0 },
+
+    { ngx_string("nginx_monitoring_alert_evaluations_total"), "counter",
+      "Evaluations of the zone's alert rules.",
+      NGX_HTTP_MONITORING_PER_ZONE, ngx_http_monitoring_evaluations, 0 },
+
+    { ngx_string("nginx_monitoring_webhook_deliveries_total"), "counter",
+      "Alert deliveries to each webhook by result.",
+      NGX_HTTP_MONITORING_PER_ZONE, ngx_http_monitoring_hooks, 0 },
 
     { ngx_null_string, NULL, NULL,
       NGX_HTTP_MONITORING_GLOBAL, ngx_http_monitoring_globals, 0 }
@@ -869,6 +890,67 @@ ngx_http_monitoring_zone_bytes(ngx_http_monitoring_ctx_t *ctx,
                                  ngx_http_monitoring_zone_used(zone),
                                  &f->name, &zone->label,
                                  zone->shm_zone->shm.size);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_monitoring_alerts(ngx_http_monitoring_ctx_t *ctx,
+    ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_monitoring_space(ctx, ngx_http_monitoring_alerts_size(zone));
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->buf->last = ngx_http_monitoring_alerts_metrics(zone, ctx->buf->last);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_monitoring_evaluations(ngx_http_monitoring_ctx_t *ctx,
+    ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s)
+{
+    ngx_int_t  rc;
+
+    if (zone->alerts.nelts == 0 || zone->sh->alerts == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_monitoring_space(ctx, NGX_HTTP_MONITORING_LINE_MAX
+                                        + zone->label.len);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->buf->last = ngx_sprintf(ctx->buf->last, "%V{%*s} %uA\n", &f->name,
+                                 zone->label.len - 1, zone->label.data,
+                                 zone->sh->alerts->evaluations);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_monitoring_hooks(ngx_http_monitoring_ctx_t *ctx,
+    ngx_http_monitoring_family_t *f, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_series_t *s)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_monitoring_space(ctx, ngx_http_monitoring_hooks_size(zone));
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->buf->last = ngx_http_monitoring_hooks_metrics(zone, ctx->buf->last);
 
     return NGX_OK;
 }

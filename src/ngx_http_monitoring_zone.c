@@ -18,8 +18,6 @@ static ngx_http_monitoring_bounds_t *ngx_http_monitoring_bounds_locked(
 static ngx_http_monitoring_series_t *ngx_http_monitoring_series_alloc_locked(
     ngx_http_monitoring_zone_t *zone, u_char *key, size_t len,
     ngx_http_monitoring_bounds_t *bounds);
-static size_t ngx_http_monitoring_escape(u_char *dst, u_char *src,
-    size_t len);
 static ngx_http_monitoring_series_t *ngx_http_monitoring_overflow(
     ngx_http_monitoring_zone_t *zone, ngx_uint_t kind, ngx_log_t *log);
 
@@ -81,7 +79,7 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->shpool = ozone->shpool;
         zone->generation = ++zone->sh->generation;
 
-        return NGX_OK;
+        return ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log);
     }
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -91,7 +89,7 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->shpool = shpool;
         zone->generation = ++zone->sh->generation;
 
-        return NGX_OK;
+        return ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log);
     }
 
     zone->shpool = shpool;
@@ -170,7 +168,7 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_http_monitoring_size_changed(shm_zone);
 
-    return NGX_OK;
+    return ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log);
 }
 
 
@@ -637,7 +635,7 @@ ngx_http_monitoring_series_alloc_locked(ngx_http_monitoring_zone_t *zone,
 
 /* Prometheus label value escaping; the input is valid UTF-8 already */
 
-static size_t
+size_t
 ngx_http_monitoring_escape(u_char *dst, u_char *src, size_t len)
 {
     size_t   n;

@@ -342,10 +342,10 @@ is($u[0] && $u[0]{peer}, $peer, 'upstream peer');
 is($u[0] && $u[0]{requests}, 6, 'upstream requests');
 is($u[0] && $u[0]{error_rate}, 0, 'upstream error rate');
 
-# alerts: none configured yet
+# alerts: none configured here
 
 is_deeply($d->{alerts}, { configured => JSON::PP::false(), firing => 0,
-    pending => 0, rules => [] }, 'no alerts');
+    pending => 0, rules => [], interval_seconds => 5 }, 'no alerts');
 
 # history: complete 10 s points since the start, 5 min points for 24 h
 
