@@ -741,6 +741,7 @@ ngx_http_monitoring_alerts_init_zone(ngx_http_monitoring_zone_t *zone,
 {
     uint32_t                            hash;
     ngx_uint_t                          i, j, k, n;
+    ngx_time_t                         *tp;
     ngx_slab_pool_t                    *shpool;
     ngx_http_monitoring_alert_t       **rules;
     ngx_http_monitoring_alerts_t       *a;
@@ -867,6 +868,20 @@ ngx_http_monitoring_alerts_init_zone(ngx_http_monitoring_zone_t *zone,
                                              * sizeof(uint64_t));
         if (st->samples == NULL) {
             goto failed;
+        }
+
+        /*
+         * the counters of a new zone are zero now: the first sample, so
+         * that the requests before the first tick count too
+         */
+
+        if (zone->generation == 1) {
+            tp = ngx_timeofday();
+
+            st->samples[NGX_HTTP_MONITORING_SAMPLE_TIME] =
+                                          (uint64_t) tp->sec * 1000 + tp->msec;
+            st->head = 1;
+            st->count = 1;
         }
     }
 

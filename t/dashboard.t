@@ -3,7 +3,8 @@
 # Tests for ngx_http_monitoring_module: the dashboard page in a real
 # browser (headless Chromium): it loads its data from LOCATION/api only,
 # shows the status and the endpoints, renders a hostile request path as
-# text, and fits a desktop and a phone screen (screenshots for a human).
+# text, lists the alert rules with their state, and fits a desktop and a
+# phone screen (screenshots for a human).
 
 ###############################################################################
 
@@ -41,6 +42,12 @@ http {
     log_format  uri  '$request_uri';
 
     monitoring_zone  main  1m;
+
+    monitoring_alert_interval  1s;
+    monitoring_alert  MissingPages  "count(404) >= 1"  window=1m
+                      severity=critical
+                      summary="<b>pages</b> are missing";
+    monitoring_alert  Slow  "p95 > 5s"  window=1m;
 
     server {
         listen       127.0.0.1:%%PORT_8080%%;
@@ -102,6 +109,16 @@ my $status = $api->{status} // 'none';
 my $top = $api->{endpoints}[0]{endpoint} // 'none';
 
 is($top, '/api/users/list', 'top endpoint in the API');
+
+poll(sub {
+    $api = http_json('/monitoring/api', port => port(8081))->{data} // {};
+    my ($r) = grep { $_->{name} eq 'MissingPages' }
+        @{ $api->{alerts}{rules} // [] };
+    return ($r->{state} // '') eq 'firing';
+}, timeout => 10);
+
+is($api->{alerts}{firing}, 1, 'an alert fires');
+$status = $api->{status} // 'none';
 
 # the page references no other host: only the SVG namespace, which
 # is a name, not a request
@@ -191,6 +208,17 @@ like($tbody, qr{&lt;img src=x onerror=alert\(1\)&gt;},
     'hostile path shown as text');
 unlike($dom, qr{<img\b}i, 'no img element in the page');
 unlike($dom, qr{<[a-z][^>]*\sonerror\s*=}i, 'no onerror attribute');
+
+# the alerts: the firing rule first, its summary as text
+
+my ($alerts) = $dom =~ m{<ul class="alert-list"[^>]*>(.*?)</ul>}s;
+$alerts //= '';
+
+like($alerts, qr{^<li id="alert-MissingPages"}, 'firing alert listed first')
+    or diag($alerts);
+like($alerts, qr{<li id="alert-MissingPages">.*?>firing<}s, 'firing badge');
+like($alerts, qr{<li id="alert-Slow">.*?>inactive<}s, 'inactive rule listed');
+like($alerts, qr{&lt;b&gt;pages&lt;/b&gt; are missing}, 'summary as text');
 
 # the browser asked this host for the page and its data, nothing else
 
