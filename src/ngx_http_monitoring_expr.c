@@ -11,6 +11,8 @@
 
 #define NGX_HTTP_MONITORING_EXPR_DIGITS  15
 
+#define ngx_http_monitoring_expr_min(a, b)  ((a) < (b) ? (a) : (b))
+
 
 typedef struct {
     const unsigned char                *start;
@@ -404,6 +406,14 @@ ngx_http_monitoring_expr_unit(ngx_http_monitoring_expr_ctx_t *ctx,
 
         if (ngx_http_monitoring_expr_is("s")) {
             expr->threshold *= 1000;
+
+            /* in milliseconds it must still print in 15 digits */
+
+            if (expr->threshold >= 1e15) {
+                return ngx_http_monitoring_expr_fail(ctx, "number too long",
+                                                     number, ctx->p - number);
+            }
+
             return 0;
         }
 
@@ -506,6 +516,8 @@ ngx_http_monitoring_expr_print(const ngx_http_monitoring_expr_t *expr,
     char *buf, size_t size)
 {
     int          n;
+    double       scale;
+    unsigned     digits;
     char         metric[32], number[48];
     const char  *unit;
 
@@ -550,16 +562,30 @@ ngx_http_monitoring_expr_print(const ngx_http_monitoring_expr_t *expr,
 
     (void) n;
 
-    /* fixed point without trailing zeros: "%g" could write an exponent */
+    /*
+     * fixed point in at most 15 digits, as the parser takes them, without
+     * trailing zeros: "%g" could write an exponent
+     */
 
-    n = snprintf(number, sizeof(number), "%.12f", expr->threshold);
-
-    while (n > 1 && number[n - 1] == '0') {
-        number[--n] = '\0';
+    for (digits = 1, scale = 10; scale <= expr->threshold; scale *= 10) {
+        digits++;
     }
 
-    if (n > 1 && number[n - 1] == '.') {
-        number[--n] = '\0';
+    n = snprintf(number, sizeof(number), "%.*f",
+                 digits < 15 ? (int) ngx_http_monitoring_expr_min(12,
+                                                              15 - digits)
+                             : 0,
+                 expr->threshold);
+
+    if (memchr(number, '.', n) != NULL) {
+
+        while (number[n - 1] == '0') {
+            number[--n] = '\0';
+        }
+
+        if (number[n - 1] == '.') {
+            number[--n] = '\0';
+        }
     }
 
     unit = (expr->unit == NGX_HTTP_MONITORING_EXPR_MSEC) ? "ms"
