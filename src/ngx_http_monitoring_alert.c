@@ -42,6 +42,8 @@ static ngx_int_t ngx_http_monitoring_alert_label(ngx_conf_t *cf,
 static ngx_int_t ngx_http_monitoring_alert_utf8(ngx_str_t *s);
 static ngx_int_t ngx_http_monitoring_alert_name(ngx_str_t *name,
     ngx_uint_t loose);
+static ngx_int_t ngx_http_monitoring_alerts_adopt(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
 static ngx_int_t ngx_http_monitoring_alert_prepare(ngx_conf_t *cf,
     ngx_http_monitoring_main_conf_t *mmcf, ngx_http_monitoring_alert_t *rule);
 static void ngx_http_monitoring_alert_tick(ngx_event_t *ev);
@@ -587,7 +589,7 @@ ngx_int_t
 ngx_http_monitoring_alerts_conf(ngx_conf_t *cf,
     ngx_http_monitoring_main_conf_t *mmcf)
 {
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, j;
     ngx_http_monitoring_alert_t    *rule;
     ngx_http_monitoring_webhook_t  *wh;
 
@@ -616,6 +618,21 @@ ngx_http_monitoring_alerts_conf(ngx_conf_t *cf,
     for (i = 0; i < mmcf->webhooks.nelts; i++) {
         if (ngx_http_monitoring_webhook_init(cf, &wh[i]) != NGX_CONF_OK) {
             return NGX_ERROR;
+        }
+
+        /* URLs that differ in credentials only would be one series */
+
+        for (j = 0; j < i; j++) {
+            if (wh[j].name.len == wh[i].name.len
+                && ngx_strncmp(wh[j].name.data, wh[i].name.data,
+                               wh[i].name.len)
+                   == 0)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "duplicate webhook \"%V\" in "
+                              "\"monitoring_alert_webhook\"", &wh[i].name);
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -684,6 +701,11 @@ ngx_http_monitoring_alert_prepare(ngx_conf_t *cf,
     rule->hash ^= (uint32_t) (rule->window * 31 + rule->nvalues * 7
                               + rule->every * 13 + rule->nsamples);
 
+    if (rule->bounds != NULL) {
+        rule->hash ^= ngx_crc32_short((u_char *) rule->bounds->msec,
+                                      rule->bounds->n * sizeof(uint32_t));
+    }
+
     /* the extra labels as Prometheus text, escaped once */
 
     if (rule->labels != NULL) {
@@ -729,14 +751,38 @@ ngx_http_monitoring_alert_prepare(ngx_conf_t *cf,
 }
 
 
-/*
- * in init_zone, by the master: the state of the rules of the previous
- * configuration that are unchanged moves to the new table, the rest
- * starts inactive; webhooks keep their counters by URL
- */
+/* in init_zone: the alert state of a new zone, without rules yet */
 
 ngx_int_t
 ngx_http_monitoring_alerts_init_zone(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_http_monitoring_alerts_t  *a;
+
+    if (zone->sh->alerts != NULL) {
+        return NGX_OK;
+    }
+
+    a = ngx_slab_calloc(zone->shpool, sizeof(ngx_http_monitoring_alerts_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->sh->alerts = a;
+
+    return NGX_OK;
+}
+
+
+/*
+ * by the first worker of a configuration, so that a reload that fails
+ * leaves the rules of the running one in place: the state of the rules
+ * of the previous configuration that are unchanged moves to the new
+ * table, the rest starts inactive; webhooks keep their counters by URL
+ */
+
+static ngx_int_t
+ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log)
 {
     uint32_t                            hash;
@@ -752,20 +798,13 @@ ngx_http_monitoring_alerts_init_zone(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_hook_state_t    hooks[NGX_HTTP_MONITORING_MAX_WEBHOOKS];
 
     shpool = zone->shpool;
+    a = zone->sh->alerts;
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    a = zone->sh->alerts;
-
-    if (a == NULL) {
-        a = ngx_slab_calloc_locked(shpool,
-                                   sizeof(ngx_http_monitoring_alerts_t));
-        if (a == NULL) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return NGX_ERROR;
-        }
-
-        zone->sh->alerts = a;
+    if (a->generation == zone->generation) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
     }
 
     /* webhooks by URL: old slot j becomes new slot remap[j] */
@@ -957,11 +996,21 @@ ngx_http_monitoring_alerts_init_process(ngx_cycle_t *cycle)
     mmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_monitoring_module);
 
+    zones = mmcf->zones.elts;
+
+    /* also without rules: those of the previous configuration stop */
+
+    for (i = 0; i < mmcf->zones.nelts; i++) {
+        if (ngx_http_monitoring_alerts_adopt(zones[i]->data, cycle->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (mmcf->alerts.nelts == 0) {
         return NGX_OK;
     }
-
-    zones = mmcf->zones.elts;
 
     for (i = 0; i < mmcf->zones.nelts; i++) {
         zone = zones[i]->data;
@@ -1163,7 +1212,9 @@ ngx_http_monitoring_alert_collect(ngx_http_monitoring_zone_t *zone)
 
         for ( /* void */ ; s; s = s->next) {
 
-            if (ngx_http_monitoring_kind(s) != NGX_HTTP_MONITORING_REQUEST) {
+            if (ngx_http_monitoring_kind(s) != NGX_HTTP_MONITORING_REQUEST
+                || s->probe)
+            {
                 continue;
             }
 
@@ -1370,11 +1421,17 @@ ngx_http_monitoring_alert_step(ngx_http_monitoring_alert_t *rule,
     case NGX_HTTP_MONITORING_FIRING:
 
         if (cond) {
-            st->last_true = now;
+            st->cleared_at = 0;
             return;
         }
 
-        if (now - st->last_true < rule->keep_firing_for) {
+        /* as Prometheus: kept since the first evaluation found it false */
+
+        if (st->cleared_at == 0) {
+            st->cleared_at = now;
+        }
+
+        if (now - st->cleared_at < rule->keep_firing_for) {
             return;
         }
 
@@ -1409,7 +1466,7 @@ ngx_http_monitoring_alert_step(ngx_http_monitoring_alert_t *rule,
 fire:
 
     st->fired_at = now;
-    st->last_true = now;
+    st->cleared_at = 0;
     st->resolved_at = 0;
 
     ngx_http_monitoring_alert_transition(st, NGX_HTTP_MONITORING_FIRING, now);

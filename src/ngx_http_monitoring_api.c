@@ -74,22 +74,27 @@ ngx_str_t  ngx_http_monitoring_health_names[] = {
 
 /*
  * healthy (0), warning (1) or degraded (2) from a window: the share of
- * 5xx, compared in integers, and the p95 against the thresholds; no
- * traffic is healthy
+ * 5xx, compared in integers, and the p95 against the thresholds, no
+ * traffic is healthy; and degraded while a critical alert fires
  */
 
 ngx_uint_t
 ngx_http_monitoring_health_status(ngx_http_monitoring_main_conf_t *mmcf,
-    ngx_http_monitoring_window_t *w, double *error_rate, double *p95)
+    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_window_t *w,
+    double *error_rate, double *p95, ngx_uint_t *firing)
 {
-    uint64_t  errors;
+    uint64_t    errors;
+    ngx_uint_t  critical;
+
+    *firing = ngx_http_monitoring_alerts_firing(zone, &critical);
 
     errors = w->status[5] * 10000;
 
     *error_rate = w->requests ? (double) w->status[5] / w->requests : 0;
     *p95 = ngx_http_monitoring_fine_quantile(w->fine, w->latencies, 0.95);
 
-    if (errors > mmcf->error_crit * w->requests
+    if (critical
+        || errors > mmcf->error_crit * w->requests
         || *p95 > (double) mmcf->p95_crit)
     {
         return 2;
@@ -112,6 +117,7 @@ ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     cJSON                         *root, *o, *t;
     double                         error_rate, p95;
     ngx_str_t                     *status;
+    ngx_uint_t                     firing;
     ngx_time_t                    *tp;
     ngx_http_monitoring_json_t     j;
     ngx_http_monitoring_window_t  *w;
@@ -128,8 +134,9 @@ ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_window(zone, j.mmcf->window, w);
 
     status = &ngx_http_monitoring_health_names[
-                  ngx_http_monitoring_health_status(j.mmcf, w, &error_rate,
-                                                    &p95)];
+                  ngx_http_monitoring_health_status(j.mmcf, zone, w,
+                                                    &error_rate, &p95,
+                                                    &firing)];
 
     root = ngx_http_monitoring_object(&j);
     if (root == NULL) {

@@ -23,7 +23,7 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
     double                            error_rate, p95, rps;
     ngx_tm_t                          tm;
     ngx_int_t                         rc;
-    ngx_uint_t                        level, firing, critical;
+    ngx_uint_t                        level, firing;
     ngx_str_t                        *status;
     ngx_http_monitoring_zone_t       *zone;
     ngx_http_monitoring_window_t     *w;
@@ -53,15 +53,8 @@ ngx_http_monitoring_health_handler(ngx_http_request_t *r)
 
     ngx_http_monitoring_window(zone, mmcf->window, w);
 
-    level = ngx_http_monitoring_health_status(mmcf, w, &error_rate, &p95);
-
-    /* a critical alert firing makes the zone degraded */
-
-    firing = ngx_http_monitoring_alerts_firing(zone, &critical);
-
-    if (critical) {
-        level = 2;
-    }
+    level = ngx_http_monitoring_health_status(mmcf, zone, w, &error_rate,
+                                              &p95, &firing);
     status = &ngx_http_monitoring_health_names[level];
 
     rps = (double) (int64_t) (w->requests / w->covered * 1000 + 0.5) / 1000;

@@ -125,7 +125,8 @@ struct ngx_http_monitoring_series_s {
     u_char                          *labels;
     uint32_t                         hash;
     uint16_t                         key_len;
-    uint16_t                         labels_len;
+    uint16_t                         labels_len:15;
+    uint16_t                         probe:1;   /* /health requests */
     ngx_atomic_t                     time_sum;
     ngx_atomic_t                     request_bytes;
     ngx_atomic_t                     response_bytes;
@@ -207,7 +208,7 @@ typedef struct {
     uint64_t                         active_at;
     uint64_t                         fired_at;
     uint64_t                         resolved_at;
-    uint64_t                         last_true;
+    uint64_t                         cleared_at;
     uint64_t                         evaluated_at;
     double                           value;
     ngx_uint_t                       has_value;
@@ -457,8 +458,9 @@ void ngx_http_monitoring_series_window(ngx_http_monitoring_series_t *s,
 ngx_str_t *ngx_http_monitoring_label_names(ngx_uint_t kind);
 
 ngx_uint_t ngx_http_monitoring_health_status(
-    ngx_http_monitoring_main_conf_t *mmcf, ngx_http_monitoring_window_t *w,
-    double *error_rate, double *p95);
+    ngx_http_monitoring_main_conf_t *mmcf, ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_window_t *w, double *error_rate, double *p95,
+    ngx_uint_t *firing);
 
 extern ngx_str_t  ngx_http_monitoring_health_names[];
 

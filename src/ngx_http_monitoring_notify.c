@@ -90,7 +90,7 @@ ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     u_char                         *p;
     ngx_int_t                       n;
     ngx_str_t                      *value, s;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, format;
     ngx_http_monitoring_webhook_t  *wh;
 
     value = cf->args->elts;
@@ -138,20 +138,41 @@ ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     wh->format = NGX_HTTP_MONITORING_WEBHOOK_ALERTMANAGER;
     wh->timeout = NGX_CONF_UNSET_MSEC;
     wh->resend = NGX_CONF_UNSET_MSEC;
+    format = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strcmp(value[i].data, "format=alertmanager") == 0) {
-            wh->format = NGX_HTTP_MONITORING_WEBHOOK_ALERTMANAGER;
-            continue;
-        }
+        if (ngx_strncmp(value[i].data, "format=", 7) == 0) {
 
-        if (ngx_strcmp(value[i].data, "format=generic") == 0) {
-            wh->format = NGX_HTTP_MONITORING_WEBHOOK_GENERIC;
-            continue;
+            if (format) {
+                goto duplicate;
+            }
+
+            format = 1;
+
+            if (ngx_strcmp(value[i].data, "format=alertmanager") == 0) {
+                wh->format = NGX_HTTP_MONITORING_WEBHOOK_ALERTMANAGER;
+                continue;
+            }
+
+            if (ngx_strcmp(value[i].data, "format=generic") == 0) {
+                wh->format = NGX_HTTP_MONITORING_WEBHOOK_GENERIC;
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid format \"%s\" in \"%V\" directive, "
+                               "alertmanager or generic",
+                               value[i].data + 7, &cmd->name);
+            return NGX_CONF_ERROR;
         }
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+
+            if (wh->timeout != NGX_CONF_UNSET_MSEC) {
+                goto duplicate;
+            }
+
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
 
@@ -170,6 +191,11 @@ ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         if (ngx_strncmp(value[i].data, "resend=", 7) == 0) {
+
+            if (wh->resend != NGX_CONF_UNSET_MSEC) {
+                goto duplicate;
+            }
+
             s.data = value[i].data + 7;
             s.len = value[i].len - 7;
 
@@ -212,6 +238,13 @@ ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -313,10 +346,10 @@ ngx_http_monitoring_pick(ngx_http_monitoring_delivery_t *d,
     ngx_http_monitoring_alerts_t *a)
 {
     uint64_t                            sent;
-    ngx_uint_t                          i, seq;
+    ngx_uint_t                          i, j, seq;
     ngx_http_monitoring_entry_t        *e;
     ngx_http_monitoring_webhook_t      *wh;
-    ngx_http_monitoring_transition_t   *t;
+    ngx_http_monitoring_transition_t   *t, *f;
     ngx_http_monitoring_alert_state_t  *st;
 
     wh = d->webhook;
@@ -360,9 +393,24 @@ ngx_http_monitoring_pick(ngx_http_monitoring_delivery_t *d,
             e->value = t->value;
             e->has_value = t->has_value;
             e->seq = seq;
-            e->fired_at = st->fired_at;
             e->resolved_at = (t->state == NGX_HTTP_MONITORING_RESOLVED)
                              ? t->at : 0;
+
+            /* when this episode began firing, if still known */
+
+            e->fired_at = st->fired_at;
+
+            for (j = seq + 1; j-- > st->seq - ngx_min(st->seq,
+                                          NGX_HTTP_MONITORING_TRANSITIONS);
+                 /* void */)
+            {
+                f = &st->transitions[j % NGX_HTTP_MONITORING_TRANSITIONS];
+
+                if (f->state == NGX_HTTP_MONITORING_FIRING) {
+                    e->fired_at = f->at;
+                    break;
+                }
+            }
 
             /* one transition a delivery */
 

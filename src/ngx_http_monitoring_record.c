@@ -161,6 +161,12 @@ ngx_http_monitoring_log_handler(ngx_http_request_t *r)
 
     if (r->content_handler != ngx_http_monitoring_health_handler) {
         ngx_http_monitoring_history_record(zone, ms, status, tp->sec);
+
+    } else if (!s->probe && s != sh->overflow[NGX_HTTP_MONITORING_REQUEST]) {
+
+        /* nor in alert rules, which can make /health answer 503 */
+
+        s->probe = 1;
     }
 
     if (ngx_worker < NGX_HTTP_MONITORING_MAX_WORKERS) {
