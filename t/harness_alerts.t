@@ -10,7 +10,7 @@ use warnings;
 use strict;
 
 use FindBin;
-use lib "/tmp/mut";
+use lib "$FindBin::Bin/lib";
 
 use Errno qw(ECONNREFUSED);
 use IO::Select;
@@ -343,7 +343,7 @@ sub orphans {
     my ($how) = @_;
 
     my $out = $t->testdir() . "/logs/orphans.$how";
-    my $pid = $t->spawn([ $^X, '-I', "/tmp/mut", '-e', $script,
+    my $pid = $t->spawn([ $^X, '-I', "$FindBin::Bin/lib", '-e', $script,
         $how ], output => $out);
 
     my $p = poll(sub { $t->read_file("logs/orphans.$how") =~ /^pids (.*)$/m
