@@ -589,7 +589,9 @@ ngx_int_t
 ngx_http_monitoring_alerts_conf(ngx_conf_t *cf,
     ngx_http_monitoring_main_conf_t *mmcf)
 {
-    ngx_uint_t                      i, j;
+    char                           *rc;
+    ngx_str_t                       file;
+    ngx_uint_t                      i, j, line;
     ngx_http_monitoring_alert_t    *rule;
     ngx_http_monitoring_webhook_t  *wh;
 
@@ -615,8 +617,22 @@ ngx_http_monitoring_alerts_conf(ngx_conf_t *cf,
 
     wh = mmcf->webhooks.elts;
 
+    file = cf->conf_file->file.name;
+    line = cf->conf_file->line;
+
     for (i = 0; i < mmcf->webhooks.nelts; i++) {
-        if (ngx_http_monitoring_webhook_init(cf, &wh[i]) != NGX_CONF_OK) {
+
+        /* errors name the directive's place, as when it was read */
+
+        cf->conf_file->file.name = wh[i].file;
+        cf->conf_file->line = wh[i].line;
+
+        rc = ngx_http_monitoring_webhook_init(cf, &wh[i]);
+
+        cf->conf_file->file.name = file;
+        cf->conf_file->line = line;
+
+        if (rc != NGX_CONF_OK) {
             return NGX_ERROR;
         }
 

@@ -215,7 +215,7 @@ static int
 ngx_http_monitoring_expr_class(ngx_http_monitoring_expr_ctx_t *ctx,
     ngx_http_monitoring_expr_t *expr)
 {
-    const unsigned char  *c;
+    const unsigned char  *c, *p;
 
     ngx_http_monitoring_expr_space(ctx);
 
@@ -235,19 +235,13 @@ ngx_http_monitoring_expr_class(ngx_http_monitoring_expr_ctx_t *ctx,
         expr->status_hi = expr->status_lo;
 
     } else {
-        return ngx_http_monitoring_expr_fail(ctx,
-                                      "expected a status class (5xx) or "
-                                      "code (429), not", c,
-                                      ngx_http_monitoring_expr_word(ctx, c));
+        goto invalid;
     }
 
     ctx->p += 3;
 
     if (ctx->p < ctx->last && *ctx->p >= '0' && *ctx->p <= '9') {
-        return ngx_http_monitoring_expr_fail(ctx,
-                                      "expected a status class (5xx) or "
-                                      "code (429), not", c,
-                                      ngx_http_monitoring_expr_word(ctx, c));
+        goto invalid;
     }
 
     ngx_http_monitoring_expr_space(ctx);
@@ -261,6 +255,25 @@ ngx_http_monitoring_expr_class(ngx_http_monitoring_expr_ctx_t *ctx,
     ctx->p++;
 
     return 0;
+
+invalid:
+
+    /* the class as written: letters and digits */
+
+    for (p = c; p < ctx->last; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+              || (*p >= 'A' && *p <= 'Z')))
+        {
+            break;
+        }
+    }
+
+    return ngx_http_monitoring_expr_fail(ctx,
+                                  "expected a status class (5xx) or "
+                                  "code (429), not", c,
+                                  (p > c) ? (size_t) (p - c)
+                                          : ngx_http_monitoring_expr_word(ctx,
+                                                                          c));
 }
 
 

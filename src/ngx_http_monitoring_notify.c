@@ -135,6 +135,8 @@ ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
 
     wh->url = value[1];
     wh->index = mmcf->webhooks.nelts - 1;
+    wh->file = cf->conf_file->file.name;
+    wh->line = cf->conf_file->line;
     wh->format = NGX_HTTP_MONITORING_WEBHOOK_ALERTMANAGER;
     wh->timeout = NGX_CONF_UNSET_MSEC;
     wh->resend = NGX_CONF_UNSET_MSEC;

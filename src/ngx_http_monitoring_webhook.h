@@ -41,6 +41,8 @@ typedef struct {
     ngx_msec_t                resend;     /* set by caller, not used by the
                                              client */
     ngx_uint_t                index;      /* set by caller */
+    ngx_str_t                 file;       /* set by caller: where the */
+    ngx_uint_t                line;       /* directive is, for errors */
 
     /* private, set by ngx_http_monitoring_webhook_init() */
 
