@@ -1748,7 +1748,7 @@ ngx_http_monitoring_alerts_json(ngx_http_monitoring_zone_t *zone,
 
         failed |= ngx_http_monitoring_json_str(r, "name", &rule->name);
         failed |= ngx_http_monitoring_json_str(r, "state",
-                                   &ngx_http_monitoring_alert_states[st->state]);
+                                  &ngx_http_monitoring_alert_states[st->state]);
         failed |= ngx_http_monitoring_json_str(r, "severity",
                                                &rule->severity);
         failed |= ngx_http_monitoring_json_str(r, "expr", &rule->text);
@@ -1827,7 +1827,7 @@ ngx_http_monitoring_alerts_json(ngx_http_monitoring_zone_t *zone,
             }
 
             failed |= ngx_http_monitoring_json_str(t, "state",
-                                   &ngx_http_monitoring_alert_states[tr->state]);
+                                  &ngx_http_monitoring_alert_states[tr->state]);
             failed |= (cJSON_AddNumberToObject(t, "at",
                                       ngx_http_monitoring_alert_seconds(tr->at))
                        == NULL);
