@@ -802,7 +802,8 @@ ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log)
 {
     uint32_t                            hash;
-    ngx_uint_t                          i, j, k, n;
+    uint64_t                           *values;
+    ngx_uint_t                          i, j, k, n, restored;
     ngx_time_t                         *tp;
     ngx_slab_pool_t                    *shpool;
     ngx_http_monitoring_alert_t       **rules;
@@ -858,6 +859,14 @@ ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
     rules = zone->alerts.elts;
     states = NULL;
 
+    /* a restored zone does not start from zero */
+
+    values = zone->values;
+
+    if (zone->generation == 1 && n) {
+        ngx_http_monitoring_alert_collect(zone);
+    }
+
     if (n) {
         states = ngx_slab_calloc_locked(shpool,
                               n * sizeof(ngx_http_monitoring_alert_state_t));
@@ -904,6 +913,7 @@ ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
                 }
             }
 
+            values += rules[i]->nvalues;
             continue;
         }
 
@@ -926,18 +936,33 @@ ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
         }
 
         /*
-         * the counters of a new zone are zero now: the first sample, so
-         * that the requests before the first tick count too
+         * the counters of a new zone, as they are before its first
+         * request: the first sample, so that the requests before the
+         * first tick count too
          */
 
         if (zone->generation == 1) {
             tp = ngx_timeofday();
 
+            ngx_memcpy(st->samples, values,
+                       rules[i]->nvalues * sizeof(uint64_t));
             st->samples[NGX_HTTP_MONITORING_SAMPLE_TIME] =
                                           (uint64_t) tp->sec * 1000 + tp->msec;
             st->head = 1;
             st->count = 1;
         }
+
+        values += rules[i]->nvalues;
+    }
+
+    /* the states a snapshot kept, for a zone restored at the start */
+
+    ngx_http_monitoring_snapshot_alerts(zone, rules, states, n, &restored);
+
+    if (restored) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "monitoring zone \"%V\": %ui alert states restored",
+                      &zone->name, restored);
     }
 
     for (j = 0; j < a->nrules; j++) {
@@ -1014,20 +1039,6 @@ ngx_http_monitoring_alerts_init_process(ngx_cycle_t *cycle)
 
     zones = mmcf->zones.elts;
 
-    /* also without rules: those of the previous configuration stop */
-
-    for (i = 0; i < mmcf->zones.nelts; i++) {
-        if (ngx_http_monitoring_alerts_adopt(zones[i]->data, cycle->log)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (mmcf->alerts.nelts == 0) {
-        return NGX_OK;
-    }
-
     for (i = 0; i < mmcf->zones.nelts; i++) {
         zone = zones[i]->data;
         rules = zone->alerts.elts;
@@ -1043,6 +1054,16 @@ ngx_http_monitoring_alerts_init_process(ngx_cycle_t *cycle)
                 return NGX_ERROR;
             }
         }
+
+        /* also without rules: those of the previous configuration stop */
+
+        if (ngx_http_monitoring_alerts_adopt(zone, cycle->log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (mmcf->alerts.nelts == 0) {
+        return NGX_OK;
     }
 
     ngx_http_monitoring_alert_event.handler = ngx_http_monitoring_alert_tick;

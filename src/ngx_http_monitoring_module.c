@@ -53,6 +53,7 @@ static char *ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_monitoring_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_monitoring_init_process(ngx_cycle_t *cycle);
 static void ngx_http_monitoring_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_monitoring_exit_master(ngx_cycle_t *cycle);
 
 
 /* label names the module renders itself */
@@ -241,7 +242,7 @@ ngx_module_t  ngx_http_monitoring_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_monitoring_exit_process,      /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_monitoring_exit_master,       /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -410,10 +411,7 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - (sizeof("max_series=") - 1);
 
             if (zone->max_series) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "duplicate parameter \"%V\" in \"%V\" "
-                                   "directive", &value[i], &cmd->name);
-                return NGX_CONF_ERROR;
+                goto duplicate;
             }
 
             n = ngx_atoi(s.data, s.len);
@@ -429,10 +427,73 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "persist=", sizeof("persist=") - 1)
+            == 0)
+        {
+            if (zone->persist.data != NULL) {
+                goto duplicate;
+            }
+
+            zone->persist.data = value[i].data + sizeof("persist=") - 1;
+            zone->persist.len = value[i].len - (sizeof("persist=") - 1);
+
+            if (zone->persist.len == 0
+                || zone->persist.data[zone->persist.len - 1] == '/')
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid persist \"%V\" in \"%V\" "
+                                   "directive, a file name",
+                                   &zone->persist, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_conf_full_name(cf->cycle, &zone->persist, 0) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "persist_interval=",
+                        sizeof("persist_interval=") - 1)
+            == 0)
+        {
+            if (zone->persist_interval) {
+                goto duplicate;
+            }
+
+            s.data = value[i].data + sizeof("persist_interval=") - 1;
+            s.len = value[i].len - (sizeof("persist_interval=") - 1);
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n == NGX_ERROR || n < 1000 || n > 24 * 3600 * 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid persist_interval \"%V\" in "
+                                   "\"%V\" directive, a time from 1s to 1d",
+                                   &s, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->persist_interval = n;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"%V\" directive",
                            &value[i], &cmd->name);
         return NGX_CONF_ERROR;
+    }
+
+    if (zone->persist_interval && zone->persist.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"persist_interval=\" needs \"persist=\" in "
+                           "\"%V\" directive", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (zone->persist_interval == 0) {
+        zone->persist_interval = 60000;
     }
 
     shm_zone = ngx_shared_memory_add(cf, &value[1], size,
@@ -474,6 +535,13 @@ ngx_http_monitoring_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *zp = shm_zone;
 
     return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1457,7 +1525,11 @@ ngx_http_monitoring_init_process(ngx_cycle_t *cycle)
         ngx_http_monitoring_register_worker(zones[i]->data, cycle->log);
     }
 
-    return ngx_http_monitoring_alerts_init_process(cycle);
+    if (ngx_http_monitoring_alerts_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_monitoring_persist_init_process(cycle);
 }
 
 
@@ -1471,4 +1543,13 @@ ngx_http_monitoring_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_monitoring_alerts_exit_process(cycle);
+}
+
+
+/* the last snapshots, once the workers are gone */
+
+static void
+ngx_http_monitoring_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_http_monitoring_persist_exit(cycle);
 }

@@ -248,6 +248,10 @@ typedef struct {
     ngx_uint_t                       nrules;
     ngx_http_monitoring_alert_state_t  *rules;
     ngx_http_monitoring_hook_state_t hooks[NGX_HTTP_MONITORING_MAX_WEBHOOKS];
+
+    /* alert records of a snapshot, for the first rule table */
+    u_char                          *restore;
+    size_t                           restore_len;
 } ngx_http_monitoring_alerts_t;
 
 
@@ -277,6 +281,13 @@ typedef struct {
                                          NGX_HTTP_MONITORING_MAX_WORKERS];
     ngx_http_monitoring_history_t   *history;
     ngx_http_monitoring_alerts_t    *alerts;
+
+    /* snapshots: who writes them, and a binary upgrade under way */
+    uint64_t                         instance;
+    uint64_t                         created;   /* unix time, msec */
+    ngx_atomic_t                     snap_seq;
+    ngx_atomic_t                     await_final;
+    ngx_atomic_t                     persist_failed;
 } ngx_http_monitoring_sh_t;
 
 
@@ -292,6 +303,9 @@ typedef struct {
     ngx_uint_t                       generation;
     ngx_array_t                      alerts;   /* alert_t * */
     ngx_http_monitoring_main_conf_t *mmcf;
+    ngx_str_t                        persist;
+    ngx_msec_t                       persist_interval;
+    ngx_msec_t                       persist_next;
 
     /* a worker's own: the counters of each rule read at this tick */
     uint64_t                        *values;
@@ -416,7 +430,8 @@ ngx_http_monitoring_series_t *ngx_http_monitoring_series_get(
     ngx_http_monitoring_zone_t *zone, u_char *key, size_t len,
     ngx_http_monitoring_bounds_t *bounds, ngx_log_t *log);
 void ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
-    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log);
+    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_uint_t n,
+    ngx_log_t *log);
 size_t ngx_http_monitoring_zone_used(ngx_http_monitoring_zone_t *zone);
 size_t ngx_http_monitoring_escape(u_char *dst, u_char *src, size_t len);
 ngx_shm_zone_t *ngx_http_monitoring_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
@@ -488,6 +503,20 @@ void ngx_http_monitoring_notify(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 ngx_uint_t ngx_http_monitoring_json_str(void *o, const char *name,
     ngx_str_t *value);
+
+ngx_int_t ngx_http_monitoring_snapshot_check(u_char *data, size_t len,
+    ngx_str_t *zone_name, const char **reason);
+ngx_int_t ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
+    u_char *data, size_t len, ngx_uint_t alerts, ngx_log_t *log);
+void ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_alert_t **rules, ngx_http_monitoring_alert_state_t *st,
+    ngx_uint_t n, ngx_uint_t *restored);
+ngx_int_t ngx_http_monitoring_persist_restore(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
+ngx_int_t ngx_http_monitoring_persist_check(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
+ngx_int_t ngx_http_monitoring_persist_init_process(ngx_cycle_t *cycle);
+void ngx_http_monitoring_persist_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_zone_t *zone);
 ngx_int_t ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r);

@@ -201,7 +201,7 @@ ngx_http_monitoring_record(ngx_http_monitoring_zone_t *zone,
     (void) ngx_atomic_fetch_add(&s->bucket[i], 1);
     (void) ngx_atomic_fetch_add(&s->time_sum, ms);
 
-    ngx_http_monitoring_status_add(zone, s, status, log);
+    ngx_http_monitoring_status_add(zone, s, status, 1, log);
     ngx_http_monitoring_half_record(s, i, status, now);
 }
 

@@ -168,7 +168,19 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_http_monitoring_size_changed(shm_zone);
 
-    return ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log);
+    if (ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a snapshot fills a zone made at the start, not at a resize */
+
+    if (ngx_is_init_cycle(ngx_cycle)) {
+        return ngx_http_monitoring_persist_restore(zone, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -328,7 +340,8 @@ ngx_http_monitoring_series_get(ngx_http_monitoring_zone_t *zone, u_char *key,
 
 void
 ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
-    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_log_t *log)
+    ngx_http_monitoring_series_t *s, ngx_uint_t status, ngx_uint_t n,
+    ngx_log_t *log)
 {
     ngx_uint_t                     kind;
     ngx_http_monitoring_sh_t      *sh;
@@ -336,7 +349,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
 
     for (st = s->status; st; st = st->next) {
         if (st->status == status) {
-            (void) ngx_atomic_fetch_add(&st->count, 1);
+            (void) ngx_atomic_fetch_add(&st->count, n);
             return;
         }
     }
@@ -350,7 +363,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
         for (st = s->status; st; st = st->next) {
             if (st->status == status) {
                 ngx_shmtx_unlock(&zone->shpool->mutex);
-                (void) ngx_atomic_fetch_add(&st->count, 1);
+                (void) ngx_atomic_fetch_add(&st->count, n);
                 return;
             }
         }
@@ -360,7 +373,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
 
         if (st != NULL) {
             st->status = status;
-            st->count = 1;
+            st->count = n;
             st->next = s->status;
 
             ngx_memory_barrier();
@@ -383,7 +396,7 @@ ngx_http_monitoring_status_add(ngx_http_monitoring_zone_t *zone,
         status = 0;
     }
 
-    (void) ngx_atomic_fetch_add(&sh->overflow_status[kind][status], 1);
+    (void) ngx_atomic_fetch_add(&sh->overflow_status[kind][status], n);
 }
 
 
