@@ -606,6 +606,13 @@ ngx_http_monitoring_restore_points(ngx_http_monitoring_zone_t *zone,
         } else if (which == 1 && index < NGX_HTTP_MONITORING_DAY_POINTS) {
             pt = &h->day[index];
 
+        } else if (which == 2) {
+
+            /* room left by a point that was gone when it was written */
+
+            v += NGX_HTTP_MONITORING_POINT_VALUES + 2;
+            continue;
+
         } else {
             ngx_shmtx_unlock(&zone->shpool->mutex);
             return NGX_ERROR;
