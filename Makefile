@@ -21,18 +21,35 @@ MODULE :=	$(BUILD)/ngx_http_monitoring_module.so
 SOURCES :=	config $(wildcard src/*.c src/*.h)
 PAGE :=		$(wildcard html/*)
 
-# fuzz target NAME: fuzz/NAME_fuzz.c with src/ngx_http_monitoring_NAME.c,
-# seeded from fuzz/corpus/NAME/, after replaying fuzz/regressions/NAME/
-FUZZ_TARGETS :=	expr
+# fuzz target NAME: fuzz/NAME_fuzz.c with the sources in FUZZ_SRCS_NAME,
+# seeded from fuzz/corpus/NAME/, after replaying fuzz/regressions/NAME/.
+# Every target is compiled against the headers of the configured nginx
+# tree, $(BUILD)/nginx; nginx-dev has no core sources, so the few core
+# functions a target reaches are in fuzz/fuzz_nginx.c.  Files of src/
+# are linked whole: lld drops the functions a target does not reach,
+# and with them what those call in nginx.
+FUZZ_TARGETS :=	expr normalize escape
+FUZZ_SRCS_expr :=	src/ngx_http_monitoring_expr.c
+FUZZ_SRCS_normalize :=	src/ngx_http_monitoring_normalize.c \
+			src/ngx_http_monitoring_record.c \
+			fuzz/fuzz_utf8.c fuzz/fuzz_nginx.c
+FUZZ_SRCS_escape :=	src/ngx_http_monitoring_record.c \
+			src/ngx_http_monitoring_zone.c fuzz/fuzz_utf8.c
+FUZZ_INCS :=	$(addprefix -I$(BUILD)/nginx/,src/core src/event \
+		src/event/modules src/os/unix objs src/http src/http/modules \
+		src/http/v2) -Isrc
 FUZZ_FLAGS :=	-g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all
+		-fno-sanitize-recover=all -ffunction-sections -fdata-sections \
+		-fuse-ld=lld -Wl,--gc-sections
+FUZZ_LIBS :=	-lpcre2-8 -lcjson
 FUZZ_BINS :=	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
 
 DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
 		prometheus prometheus-alertmanager apache2-utils chromium \
 		fonts-dejavu-core
-FUZZ_DEPS =	clang libclang-rt-14-dev
+FUZZ_DEPS =	clang libclang-rt-14-dev lld nginx nginx-dev libpcre2-dev \
+		libcjson-dev
 
 .PHONY: all deps fuzz-deps run test fuzz fuzz-smoke clean
 
@@ -87,9 +104,12 @@ run: deps $(MODULE)
 test: deps $(MODULE)
 	prove -I t/lib t/
 
-$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c $(SOURCES)
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
+		$(SOURCES) $(BUILD)/nginx/objs/Makefile
 	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isrc -o $@.tmp $< src/ngx_http_monitoring_$*.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_INCS) -o $@.tmp $< $(FUZZ_SRCS_$*) \
+	    $(FUZZ_LIBS)
 	mv -f $@.tmp $@
 
 fuzz: fuzz-deps $(FUZZ_BINS)

@@ -307,7 +307,8 @@ ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value, size_t max)
 
 /*
  * Copies at most "max" bytes of valid UTF-8, never a partial sequence;
- * each byte that does not start a valid sequence becomes U+FFFD.
+ * each byte that does not start a valid sequence, and NUL, becomes
+ * U+FFFD.
  */
 
 size_t
@@ -324,12 +325,14 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
 
     while (src < last) {
 
-        /* eight ASCII bytes at a time, the usual case */
+        /* eight ASCII bytes but NUL at a time, the usual case */
 
         while (last - src >= 8 && end - d >= 8) {
             ngx_memcpy(&w, src, 8);
 
-            if (w & 0x8080808080808080ULL) {
+            if ((w | ((w - 0x0101010101010101ULL) & ~w))
+                & 0x8080808080808080ULL)
+            {
                 break;
             }
 
@@ -338,7 +341,7 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             d += 8;
         }
 
-        while (src < last && d < end && *src < 0x80) {
+        while (src < last && d < end && *src < 0x80 && *src != '\0') {
             *d++ = *src++;
         }
 
@@ -346,7 +349,7 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             break;
         }
 
-        /* a byte of 0x80 or more */
+        /* a byte of 0x80 or more, or a NUL, which JSON strings cut */
 
         c = *src;
 
