@@ -846,7 +846,9 @@ ngx_http_monitoring_snapshot_read(ngx_str_t *path, size_t *len,
 
     *reason = NULL;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* a regular file only: not a link, nor a FIFO that would block */
+
+    fd = open((char *) path->data, O_RDONLY|O_NONBLOCK|O_NOFOLLOW);
 
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno != NGX_ENOENT) {
@@ -859,9 +861,10 @@ ngx_http_monitoring_snapshot_read(ngx_str_t *path, size_t *len,
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
         || ngx_file_size(&fi) > 1024 * 1024 * 1024)
     {
-        *reason = "cannot be read";
+        *reason = "is not a regular file that can be read";
         ngx_close_file(fd);
         return NULL;
     }
@@ -1075,8 +1078,14 @@ ngx_http_monitoring_snapshot_write(ngx_http_monitoring_zone_t *zone,
 
     ngx_sprintf(tmp, "%V.tmp.%P%Z", &zone->persist, ngx_pid);
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
+    /*
+     * the directory is writable by the workers, and the master writes
+     * too, as root: never through a file or a link someone left there
+     */
+
+    (void) ngx_delete_file(tmp);
+
+    fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW, 0600);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_http_monitoring_persist_fail(zone, log, ngx_errno,
