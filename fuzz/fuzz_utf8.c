@@ -93,7 +93,8 @@ ngx_http_monitoring_fuzz_utf8_valid(const unsigned char *p, size_t len)
 
 /*
  * what the module promises of a label value: whole sequences only, each
- * byte that starts none, and NUL, as U+FFFD, stopping at the first that does not
+ * byte that starts none, and each control character but tab and
+ * newline, as U+FFFD, stopping at the first that does not
  * fit into "max" bytes
  */
 
@@ -108,9 +109,9 @@ ngx_http_monitoring_fuzz_utf8_copy(unsigned char *dst,
 
     while (i < len) {
 
-        /* NUL too: a JSON string would end there */
+        /* control characters but tab and newline too */
 
-        n = (src[i] == '\0') ? 0
+        n = (src[i] < 0x20 && src[i] != '\t' && src[i] != '\n') ? 0
             : ngx_http_monitoring_fuzz_utf8_char(src + i, len - i);
 
         if (n == 0) {

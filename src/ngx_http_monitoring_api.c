@@ -653,6 +653,18 @@ ngx_http_monitoring_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
 
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+#if (nginx_version >= 1023000)
+    cc->next = NULL;
+#endif
+    ngx_str_set(&cc->key, "X-Content-Type-Options");
+    ngx_str_set(&cc->value, "nosniff");
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "application/json");

@@ -307,8 +307,8 @@ ngx_http_monitoring_key_part(u_char *p, ngx_str_t *value, size_t max)
 
 /*
  * Copies at most "max" bytes of valid UTF-8, never a partial sequence;
- * each byte that does not start a valid sequence, and NUL, becomes
- * U+FFFD.
+ * each byte that does not start a valid sequence, and each control
+ * character but tab and newline, becomes U+FFFD.
  */
 
 size_t
@@ -325,12 +325,14 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
 
     while (src < last) {
 
-        /* eight ASCII bytes but NUL at a time, the usual case */
+        /* eight printable ASCII bytes at a time, the usual case */
 
         while (last - src >= 8 && end - d >= 8) {
             ngx_memcpy(&w, src, 8);
 
-            if ((w | ((w - 0x0101010101010101ULL) & ~w))
+            /* a byte of 0x80 or more, or one below 0x20 */
+
+            if ((w | ((w - 0x2020202020202020ULL) & ~w))
                 & 0x8080808080808080ULL)
             {
                 break;
@@ -341,7 +343,9 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             d += 8;
         }
 
-        while (src < last && d < end && *src < 0x80 && *src != '\0') {
+        while (src < last && d < end && *src < 0x80
+               && (*src >= 0x20 || *src == '\t' || *src == '\n'))
+        {
             *d++ = *src++;
         }
 
@@ -349,7 +353,11 @@ ngx_http_monitoring_utf8_copy(u_char *dst, u_char *src, size_t len,
             break;
         }
 
-        /* a byte of 0x80 or more, or a NUL, which JSON strings cut */
+        /*
+         * a byte of 0x80 or more, or a control character but tab and
+         * newline (escaped as \n): NUL would cut a JSON string, ESC
+         * would reach the terminal of whoever reads /metrics
+         */
 
         c = *src;
 

@@ -211,11 +211,16 @@ ngx_http_monitoring_webhook_split(ngx_pool_t *pool, ngx_str_t *url,
         }
     }
 
+    /*
+     * the last "@" before a query: a password with an unencoded "/" is
+     * still hidden (an "@" in the path must be written as %40)
+     */
+
     at = NULL;
 
     for (p = host; p < last; p++) {
 
-        if (*p == '/' || *p == '?' || *p == '#') {
+        if (*p == '?' || *p == '#') {
             break;
         }
 
