@@ -64,6 +64,9 @@ static void ngx_http_monitoring_alert_transition(
     ngx_http_monitoring_alert_state_t *st, ngx_uint_t state, uint64_t now);
 static ngx_uint_t ngx_http_monitoring_glob(u_char *glob, size_t glob_len,
     u_char *s, size_t len);
+static ngx_http_monitoring_alert_state_t *ngx_http_monitoring_alert_find(
+    ngx_http_monitoring_zone_t *zone, ngx_http_monitoring_alerts_t *a,
+    ngx_uint_t i);
 static double ngx_http_monitoring_alert_seconds(uint64_t ms);
 
 
@@ -1642,15 +1645,54 @@ ngx_http_monitoring_glob(u_char *glob, size_t glob_len, u_char *s,
 }
 
 
+/*
+ * under the lock, the state of a rule for readers: while old and new
+ * workers overlap, a rule of one configuration is found in the table of
+ * the other by its name and definition
+ */
+
+static ngx_http_monitoring_alert_state_t *
+ngx_http_monitoring_alert_find(ngx_http_monitoring_zone_t *zone,
+    ngx_http_monitoring_alerts_t *a, ngx_uint_t i)
+{
+    ngx_uint_t                     j;
+    ngx_http_monitoring_alert_t  **rules;
+
+    if (ngx_http_monitoring_alerts_ready(zone, a)) {
+        return &a->rules[i];
+    }
+
+    if (a == NULL) {
+        return NULL;
+    }
+
+    rules = zone->alerts.elts;
+
+    for (j = 0; j < a->nrules; j++) {
+        if (a->rules[j].hash == rules[i]->hash
+            && a->rules[j].name_len == rules[i]->name.len
+            && ngx_memcmp(a->rules[j].name, rules[i]->name.data,
+                          rules[i]->name.len)
+               == 0)
+        {
+            return &a->rules[j];
+        }
+    }
+
+    return NULL;
+}
+
+
 /* for /health: firing alerts, and whether one of them is critical */
 
 ngx_uint_t
 ngx_http_monitoring_alerts_firing(ngx_http_monitoring_zone_t *zone,
     ngx_uint_t *critical)
 {
-    ngx_uint_t                     i, n;
-    ngx_http_monitoring_alert_t  **rules;
-    ngx_http_monitoring_alerts_t  *a;
+    ngx_uint_t                          i, n;
+    ngx_http_monitoring_alert_t       **rules;
+    ngx_http_monitoring_alerts_t       *a;
+    ngx_http_monitoring_alert_state_t  *st;
 
     *critical = 0;
     a = zone->sh->alerts;
@@ -1664,12 +1706,12 @@ ngx_http_monitoring_alerts_firing(ngx_http_monitoring_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (ngx_http_monitoring_alerts_ready(zone, a)) {
-        for (i = 0; i < a->nrules; i++) {
-            if (a->rules[i].state == NGX_HTTP_MONITORING_FIRING) {
-                n++;
-                *critical |= rules[i]->critical;
-            }
+    for (i = 0; i < zone->alerts.nelts; i++) {
+        st = ngx_http_monitoring_alert_find(zone, a, i);
+
+        if (st != NULL && st->state == NGX_HTTP_MONITORING_FIRING) {
+            n++;
+            *critical |= rules[i]->critical;
         }
     }
 
@@ -1734,12 +1776,17 @@ ngx_http_monitoring_alerts_json(ngx_http_monitoring_zone_t *zone,
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
-        if (ngx_http_monitoring_alerts_ready(zone, a)) {
-            ngx_memcpy(states, a->rules,
-                       n * sizeof(ngx_http_monitoring_alert_state_t));
+        for (i = 0; i < n; i++) {
+            st = ngx_http_monitoring_alert_find(zone, a, i);
 
-        } else {
-            ngx_memzero(states, n * sizeof(ngx_http_monitoring_alert_state_t));
+            if (st != NULL) {
+                ngx_memcpy(&states[i], st,
+                           sizeof(ngx_http_monitoring_alert_state_t));
+
+            } else {
+                ngx_memzero(&states[i],
+                            sizeof(ngx_http_monitoring_alert_state_t));
+            }
         }
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1907,9 +1954,10 @@ u_char *
 ngx_http_monitoring_alerts_metrics(ngx_http_monitoring_zone_t *zone,
     u_char *p)
 {
-    ngx_uint_t                     i, state;
-    ngx_http_monitoring_alert_t  **rules;
-    ngx_http_monitoring_alerts_t  *a;
+    ngx_uint_t                          i, state;
+    ngx_http_monitoring_alert_t       **rules;
+    ngx_http_monitoring_alerts_t       *a;
+    ngx_http_monitoring_alert_state_t  *st;
 
     a = zone->sh->alerts;
     rules = zone->alerts.elts;
@@ -1918,10 +1966,14 @@ ngx_http_monitoring_alerts_metrics(ngx_http_monitoring_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    for (i = 0; ngx_http_monitoring_alerts_ready(zone, a)
-                && i < zone->alerts.nelts; i++)
-    {
-        state = a->rules[i].state;
+    for (i = 0; i < zone->alerts.nelts; i++) {
+        st = ngx_http_monitoring_alert_find(zone, a, i);
+
+        if (st == NULL) {
+            continue;
+        }
+
+        state = st->state;
 
         if (state != NGX_HTTP_MONITORING_PENDING
             && state != NGX_HTTP_MONITORING_FIRING)
