@@ -1645,6 +1645,90 @@ ngx_http_monitoring_glob(u_char *glob, size_t glob_len, u_char *s,
 }
 
 
+/* a copy of the counters every rule reads now, or NULL */
+
+uint64_t *
+ngx_http_monitoring_alerts_counters(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    size_t                         size;
+    uint64_t                      *copy;
+    ngx_uint_t                     i;
+    ngx_http_monitoring_alert_t  **rules;
+
+    if (zone->values == NULL) {
+        return NULL;
+    }
+
+    rules = zone->alerts.elts;
+    size = 0;
+
+    for (i = 0; i < zone->alerts.nelts; i++) {
+        size += rules[i]->nvalues * sizeof(uint64_t);
+    }
+
+    copy = ngx_alloc(size, log);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    ngx_http_monitoring_alert_collect(zone);
+    ngx_memcpy(copy, zone->values, size);
+
+    return copy;
+}
+
+
+/*
+ * counts added at once (the old nginx's, in a binary upgrade) are added
+ * to every sample too: a window sees them neither as a burst nor at all
+ */
+
+void
+ngx_http_monitoring_alerts_rebase(ngx_http_monitoring_zone_t *zone,
+    uint64_t *before)
+{
+    uint64_t                           *after, *smp;
+    ngx_uint_t                          i, j, k;
+    ngx_http_monitoring_alert_t       **rules;
+    ngx_http_monitoring_alerts_t       *a;
+    ngx_http_monitoring_alert_state_t  *st;
+
+    if (before == NULL) {
+        return;
+    }
+
+    ngx_http_monitoring_alert_collect(zone);
+
+    after = zone->values;
+    rules = zone->alerts.elts;
+    a = zone->sh->alerts;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; ngx_http_monitoring_alerts_ready(zone, a)
+                && i < zone->alerts.nelts; i++)
+    {
+        st = &a->rules[i];
+
+        for (j = 0; j < st->count; j++) {
+            smp = st->samples + j * rules[i]->nvalues;
+
+            for (k = NGX_HTTP_MONITORING_SAMPLE_REQS; k < rules[i]->nvalues;
+                 k++)
+            {
+                smp[k] += after[k] - before[k];
+            }
+        }
+
+        after += rules[i]->nvalues;
+        before += rules[i]->nvalues;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 /*
  * under the lock, the state of a rule for readers: while old and new
  * workers overlap, a rule of one configuration is found in the table of

@@ -1450,9 +1450,11 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_monitoring_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, j;
+    ngx_shm_zone_t                  **zp;
     ngx_http_handler_pt              *h;
     ngx_http_core_main_conf_t        *cmcf;
+    ngx_http_monitoring_zone_t       *zone, *other;
     ngx_http_monitoring_zone_ref_t   *ref;
     ngx_http_monitoring_loc_conf_t   *mlcf;
     ngx_http_monitoring_main_conf_t  *mmcf;
@@ -1469,6 +1471,30 @@ ngx_http_monitoring_init(ngx_conf_t *cf)
                           &ref[i].shm_zone->shm.name, ref[i].directive,
                           &ref[i].file, ref[i].line);
             return NGX_ERROR;
+        }
+    }
+
+    /* two zones in one snapshot file would overwrite each other */
+
+    zp = mmcf->zones.elts;
+
+    for (i = 0; i < mmcf->zones.nelts; i++) {
+        zone = zp[i]->data;
+
+        for (j = 0; zone->persist.len && j < i; j++) {
+            other = zp[j]->data;
+
+            if (other->persist.len == zone->persist.len
+                && ngx_strncmp(other->persist.data, zone->persist.data,
+                               zone->persist.len)
+                   == 0)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "monitoring zones \"%V\" and \"%V\" have "
+                              "the same persist file \"%V\"",
+                              &other->name, &zone->name, &zone->persist);
+                return NGX_ERROR;
+            }
         }
     }
 

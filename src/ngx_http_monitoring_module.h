@@ -287,6 +287,7 @@ typedef struct {
     uint64_t                         created;   /* unix time, msec */
     ngx_atomic_t                     snap_seq;
     ngx_atomic_t                     await_final;
+    ngx_pid_t                        previous;  /* its master */
     ngx_atomic_t                     persist_failed;
 } ngx_http_monitoring_sh_t;
 
@@ -503,6 +504,10 @@ void ngx_http_monitoring_notify(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 ngx_uint_t ngx_http_monitoring_json_str(void *o, const char *name,
     ngx_str_t *value);
+uint64_t *ngx_http_monitoring_alerts_counters(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
+void ngx_http_monitoring_alerts_rebase(ngx_http_monitoring_zone_t *zone,
+    uint64_t *before);
 
 ngx_int_t ngx_http_monitoring_snapshot_check(u_char *data, size_t len,
     ngx_str_t *zone_name, const char **reason);

@@ -52,7 +52,7 @@ typedef struct {
     uint32_t                         crc;
     uint32_t                         flags;
     uint32_t                         name_len;
-    uint32_t                         reserved;
+    uint32_t                         layout;    /* of the alert records */
     u_char                           name[NGX_HTTP_MONITORING_NAME_MAX];
 } ngx_http_monitoring_snap_header_t;
 
@@ -133,6 +133,8 @@ static ngx_int_t ngx_http_monitoring_restore_points(
     ngx_http_monitoring_zone_t *zone, u_char *p, size_t len);
 static ngx_int_t ngx_http_monitoring_valid_key(u_char *key, size_t len);
 static void ngx_http_monitoring_persist_tick(ngx_event_t *ev);
+static void ngx_http_monitoring_persist_gone(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
 static void ngx_http_monitoring_persist_fail(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log, ngx_err_t err, const char *what, ngx_str_t *path);
 
@@ -235,6 +237,7 @@ ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
     size_t                              size;
     ngx_http_monitoring_alerts_t       *a;
     ngx_http_monitoring_snap_record_t  *r;
+    ngx_http_monitoring_snap_header_t  *h;
     ngx_http_monitoring_snap_stats_t    stats;
 
     ngx_memzero(&stats, sizeof(ngx_http_monitoring_snap_stats_t));
@@ -289,11 +292,17 @@ ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
         p += r->len;
     }
 
-    /* the alert records wait in the zone for the rules of the workers */
+    /*
+     * the alert records wait in the zone for the rules of the workers;
+     * they are the module's own structures, of this layout only
+     */
 
     a = zone->sh->alerts;
+    h = (ngx_http_monitoring_snap_header_t *) data;
 
-    if (alerts && size && a != NULL && a->restore == NULL) {
+    if (alerts && size && a != NULL && a->restore == NULL
+        && h->layout == NGX_HTTP_MONITORING_LAYOUT)
+    {
         blob = ngx_slab_alloc(zone->shpool, size);
 
         if (blob != NULL) {
@@ -323,7 +332,7 @@ ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "monitoring zone \"%V\" restored from \"%V\": %ui series"
-                  "%s, %ui alert states%s",
+                  "%s, %ui alert records%s",
                   &zone->name, &zone->persist, stats.series,
                   stats.overflow ? " (some as \"__overflow__\": the zone "
                                    "is full)" : "",
@@ -333,8 +342,9 @@ ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
     if (stats.rebucketed) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "monitoring zone \"%V\": %ui series of the snapshot "
-                      "keep the buckets they were recorded with",
-                      &zone->name, stats.rebucketed);
+                      "had other buckets than the series they were added "
+                      "to, each count went to the first bucket that holds "
+                      "its bound", &zone->name, stats.rebucketed);
     }
 
     return NGX_OK;
@@ -416,6 +426,16 @@ ngx_http_monitoring_restore_series(ngx_http_monitoring_zone_t *zone,
 
         if (s == zone->sh->overflow[key[0]]) {
             stats->overflow++;
+
+            /* dropped counts requests: one was counted by series_get() */
+
+            for (i = 0, count = 0; i <= bounds.n; i++) {
+                count += v[i];
+            }
+
+            if (count > 1) {
+                (void) ngx_atomic_fetch_add(&zone->sh->dropped, count - 1);
+            }
         }
     }
 
@@ -667,8 +687,10 @@ ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
     uint64_t                           *v;
     ngx_uint_t                          i, j, k;
     ngx_http_monitoring_alerts_t       *a;
+    ngx_http_monitoring_hook_state_t   *hs;
     ngx_http_monitoring_snap_record_t  *r;
     ngx_http_monitoring_alert_state_t  *s;
+    ngx_uint_t                          remap[NGX_HTTP_MONITORING_MAX_WEBHOOKS];
 
     a = zone->sh->alerts;
     *restored = 0;
@@ -679,6 +701,37 @@ ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
 
     p = a->restore;
     last = p + a->restore_len;
+
+    /* the webhook slots of the snapshot, by URL, in this configuration */
+
+    for (j = 0; j < NGX_HTTP_MONITORING_MAX_WEBHOOKS; j++) {
+        remap[j] = NGX_HTTP_MONITORING_MAX_WEBHOOKS;
+    }
+
+    for ( /* void */ ; p < last; p += r->len) {
+        r = (ngx_http_monitoring_snap_record_t *) p;
+        p += sizeof(ngx_http_monitoring_snap_record_t);
+
+        if (r->type != NGX_HTTP_MONITORING_REC_HOOKS
+            || r->len < NGX_HTTP_MONITORING_MAX_WEBHOOKS
+                        * sizeof(ngx_http_monitoring_hook_state_t))
+        {
+            continue;
+        }
+
+        for (j = 0; j < NGX_HTTP_MONITORING_MAX_WEBHOOKS; j++) {
+            hs = (ngx_http_monitoring_hook_state_t *) p + j;
+
+            for (k = 0; hs->hash && k < NGX_HTTP_MONITORING_MAX_WEBHOOKS; k++)
+            {
+                if (a->hooks[k].hash == hs->hash) {
+                    remap[j] = k;
+                }
+            }
+        }
+    }
+
+    p = a->restore;
 
     for ( /* void */ ; p < last; p += r->len) {
         r = (ngx_http_monitoring_snap_record_t *) p;
@@ -691,8 +744,6 @@ ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
             /* the counters of webhooks that are still configured */
 
             for (j = 0; j < NGX_HTTP_MONITORING_MAX_WEBHOOKS; j++) {
-                ngx_http_monitoring_hook_state_t  *hs;
-
                 hs = (ngx_http_monitoring_hook_state_t *) p + j;
 
                 for (k = 0; hs->hash && k < NGX_HTTP_MONITORING_MAX_WEBHOOKS;
@@ -732,6 +783,19 @@ ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
             v = st[i].samples;
 
             ngx_memcpy(&st[i], s, sizeof(ngx_http_monitoring_alert_state_t));
+
+            /* what each webhook received, in this configuration's slots */
+
+            for (k = 0; k < NGX_HTTP_MONITORING_MAX_WEBHOOKS; k++) {
+                st[i].sent[k].sent = 0;
+                st[i].sent[k].seq = st[i].seq;
+            }
+
+            for (j = 0; j < NGX_HTTP_MONITORING_MAX_WEBHOOKS; j++) {
+                if (remap[j] < NGX_HTTP_MONITORING_MAX_WEBHOOKS) {
+                    st[i].sent[remap[j]] = s->sent[j];
+                }
+            }
 
             for (j = 0; j < NGX_HTTP_MONITORING_TRANSITIONS; j++) {
                 if (st[i].transitions[j].state > NGX_HTTP_MONITORING_RESOLVED)
@@ -795,6 +859,7 @@ ngx_http_monitoring_persist_restore(ngx_http_monitoring_zone_t *zone,
 
     if (ngx_inherited) {
         zone->sh->await_final = 1;
+        zone->sh->previous = getppid();
 
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "monitoring zone \"%V\" waits for the last snapshot "
@@ -954,7 +1019,8 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
 {
     u_char                             *data;
     size_t                              len;
-    ngx_uint_t                          i;
+    uint64_t                           *before;
+    ngx_uint_t                          i, gone;
     const char                         *reason;
     ngx_shm_zone_t                    **zones;
     ngx_http_monitoring_zone_t         *zone;
@@ -980,9 +1046,18 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
         }
 
         if (zone->sh->await_final) {
+            /* the previous nginx gone without a last snapshot: no more */
+
+            gone = (kill(zone->sh->previous, 0) == -1
+                    && ngx_errno == NGX_ESRCH);
+
             data = ngx_http_monitoring_snapshot_read(&zone->persist, &len,
                                                      ev->log, &reason);
             if (data == NULL) {
+                if (gone) {
+                    ngx_http_monitoring_persist_gone(zone, ev->log);
+                }
+
                 continue;
             }
 
@@ -997,9 +1072,23 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
             {
                 zone->sh->await_final = 0;
 
+                /* alert windows must not see the old counts as a burst */
+
+                before = ngx_http_monitoring_alerts_counters(zone, ev->log);
+
                 (void) ngx_http_monitoring_snapshot_apply(zone, data, len, 0,
                                                           ev->log);
+
+                ngx_http_monitoring_alerts_rebase(zone, before);
+
+                if (before != NULL) {
+                    ngx_free(before);
+                }
+
                 zone->persist_next = 0;
+
+            } else if (gone) {
+                ngx_http_monitoring_persist_gone(zone, ev->log);
             }
 
             ngx_free(data);
@@ -1017,6 +1106,19 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, 1000);
+}
+
+
+static void
+ngx_http_monitoring_persist_gone(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    zone->sh->await_final = 0;
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "monitoring zone \"%V\": the previous nginx exited "
+                  "without a last snapshot in \"%V\", its counts are lost",
+                  &zone->name, &zone->persist);
 }
 
 
@@ -1058,11 +1160,12 @@ static ngx_int_t
 ngx_http_monitoring_snapshot_write(ngx_http_monitoring_zone_t *zone,
     ngx_uint_t flags, ngx_log_t *log)
 {
-    u_char     *data, *tmp;
-    size_t      len;
-    ssize_t     n;
-    ngx_fd_t    fd;
-    ngx_err_t   err;
+    u_char           *data, *tmp;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_err_t         err;
+    ngx_core_conf_t  *ccf;
 
     data = ngx_http_monitoring_snapshot_build(zone, flags, &len, log);
     if (data == NULL) {
@@ -1091,6 +1194,20 @@ ngx_http_monitoring_snapshot_write(ngx_http_monitoring_zone_t *zone,
         ngx_http_monitoring_persist_fail(zone, log, ngx_errno,
                                          ngx_open_file_n, &zone->persist);
         goto failed;
+    }
+
+    /* the workers read and replace what the master writes as root */
+
+    if (geteuid() == 0) {
+        ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                               ngx_core_module);
+
+        if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+            && fchown(fd, ccf->user, (gid_t) -1) == -1)
+        {
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "fchown(\"%s\") failed", tmp);
+        }
     }
 
     n = ngx_write_fd(fd, data, len);
@@ -1250,6 +1367,7 @@ ngx_http_monitoring_snapshot_build(ngx_http_monitoring_zone_t *zone,
     h->start_time = sh->start_time;
     h->size = b.pos - b.start - sizeof(ngx_http_monitoring_snap_header_t);
     h->flags = flags;
+    h->layout = NGX_HTTP_MONITORING_LAYOUT;
     h->name_len = zone->name.len;
     ngx_memcpy(h->name, zone->name.data, zone->name.len);
 
