@@ -1161,6 +1161,12 @@ ngx_http_monitoring_alert_evaluate(ngx_http_monitoring_zone_t *zone,
     a = zone->sh->alerts;
     mono = ngx_current_msec;
 
+    /* in a binary upgrade the old nginx evaluates until it exits */
+
+    if (zone->sh->await_final) {
+        return;
+    }
+
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     if (!ngx_http_monitoring_alerts_ready(zone, a)
@@ -1645,87 +1651,40 @@ ngx_http_monitoring_glob(u_char *glob, size_t glob_len, u_char *s,
 }
 
 
-/* a copy of the counters every rule reads now, or NULL */
-
-uint64_t *
-ngx_http_monitoring_alerts_counters(ngx_http_monitoring_zone_t *zone,
-    ngx_log_t *log)
-{
-    size_t                         size;
-    uint64_t                      *copy;
-    ngx_uint_t                     i;
-    ngx_http_monitoring_alert_t  **rules;
-
-    if (zone->values == NULL) {
-        return NULL;
-    }
-
-    rules = zone->alerts.elts;
-    size = 0;
-
-    for (i = 0; i < zone->alerts.nelts; i++) {
-        size += rules[i]->nvalues * sizeof(uint64_t);
-    }
-
-    copy = ngx_alloc(size, log);
-    if (copy == NULL) {
-        return NULL;
-    }
-
-    ngx_http_monitoring_alert_collect(zone);
-    ngx_memcpy(copy, zone->values, size);
-
-    return copy;
-}
-
-
 /*
- * counts added at once (the old nginx's, in a binary upgrade) are added
- * to every sample too: a window sees them neither as a burst nor at all
+ * in a binary upgrade, once the old nginx's last snapshot is added: its
+ * alert states, kept in the zone, replace those of the rules here,
+ * which were not evaluated meanwhile
  */
 
 void
-ngx_http_monitoring_alerts_rebase(ngx_http_monitoring_zone_t *zone,
-    uint64_t *before)
+ngx_http_monitoring_alerts_restore(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
 {
-    uint64_t                           *after, *smp;
-    ngx_uint_t                          i, j, k;
-    ngx_http_monitoring_alert_t       **rules;
-    ngx_http_monitoring_alerts_t       *a;
-    ngx_http_monitoring_alert_state_t  *st;
+    ngx_uint_t                     restored;
+    ngx_http_monitoring_alerts_t  *a;
 
-    if (before == NULL) {
-        return;
-    }
-
-    ngx_http_monitoring_alert_collect(zone);
-
-    after = zone->values;
-    rules = zone->alerts.elts;
     a = zone->sh->alerts;
+    restored = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    for (i = 0; ngx_http_monitoring_alerts_ready(zone, a)
-                && i < zone->alerts.nelts; i++)
-    {
-        st = &a->rules[i];
+    if (ngx_http_monitoring_alerts_ready(zone, a)) {
+        ngx_http_monitoring_snapshot_alerts(zone, zone->alerts.elts,
+                                            a->rules, a->nrules, &restored);
 
-        for (j = 0; j < st->count; j++) {
-            smp = st->samples + j * rules[i]->nvalues;
-
-            for (k = NGX_HTTP_MONITORING_SAMPLE_REQS; k < rules[i]->nvalues;
-                 k++)
-            {
-                smp[k] += after[k] - before[k];
-            }
-        }
-
-        after += rules[i]->nvalues;
-        before += rules[i]->nvalues;
+    } else if (a->restore != NULL) {
+        ngx_slab_free_locked(zone->shpool, a->restore);
+        a->restore = NULL;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (restored) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "monitoring zone \"%V\": %ui alert states of the "
+                      "previous nginx go on", &zone->name, restored);
+    }
 }
 
 

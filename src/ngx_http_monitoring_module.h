@@ -504,10 +504,8 @@ void ngx_http_monitoring_notify(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 ngx_uint_t ngx_http_monitoring_json_str(void *o, const char *name,
     ngx_str_t *value);
-uint64_t *ngx_http_monitoring_alerts_counters(
-    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
-void ngx_http_monitoring_alerts_rebase(ngx_http_monitoring_zone_t *zone,
-    uint64_t *before);
+void ngx_http_monitoring_alerts_restore(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log);
 
 ngx_int_t ngx_http_monitoring_snapshot_check(u_char *data, size_t len,
     ngx_str_t *zone_name, const char **reason);

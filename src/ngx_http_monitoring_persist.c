@@ -133,6 +133,7 @@ static ngx_int_t ngx_http_monitoring_restore_points(
     ngx_http_monitoring_zone_t *zone, u_char *p, size_t len);
 static ngx_int_t ngx_http_monitoring_valid_key(u_char *key, size_t len);
 static void ngx_http_monitoring_persist_tick(ngx_event_t *ev);
+static ngx_uint_t ngx_http_monitoring_alive(ngx_pid_t pid);
 static void ngx_http_monitoring_persist_gone(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 static void ngx_http_monitoring_persist_fail(ngx_http_monitoring_zone_t *zone,
@@ -1019,7 +1020,6 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
 {
     u_char                             *data;
     size_t                              len;
-    uint64_t                           *before;
     ngx_uint_t                          i, gone;
     const char                         *reason;
     ngx_shm_zone_t                    **zones;
@@ -1048,8 +1048,7 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
         if (zone->sh->await_final) {
             /* the previous nginx gone without a last snapshot: no more */
 
-            gone = (kill(zone->sh->previous, 0) == -1
-                    && ngx_errno == NGX_ESRCH);
+            gone = !ngx_http_monitoring_alive(zone->sh->previous);
 
             data = ngx_http_monitoring_snapshot_read(&zone->persist, &len,
                                                      ev->log, &reason);
@@ -1070,21 +1069,18 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
                 && h->instance != zone->sh->instance
                 && h->written >= zone->sh->created)
             {
-                zone->sh->await_final = 0;
+                /*
+                 * the old nginx evaluated the alert rules until it exited:
+                 * its states and samples go on here, the samples agree with
+                 * the counters once its counts are added
+                 */
 
-                /* alert windows must not see the old counts as a burst */
-
-                before = ngx_http_monitoring_alerts_counters(zone, ev->log);
-
-                (void) ngx_http_monitoring_snapshot_apply(zone, data, len, 0,
+                (void) ngx_http_monitoring_snapshot_apply(zone, data, len, 1,
                                                           ev->log);
 
-                ngx_http_monitoring_alerts_rebase(zone, before);
+                ngx_http_monitoring_alerts_restore(zone, ev->log);
 
-                if (before != NULL) {
-                    ngx_free(before);
-                }
-
+                zone->sh->await_final = 0;
                 zone->persist_next = 0;
 
             } else if (gone) {
@@ -1106,6 +1102,48 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, 1000);
+}
+
+
+/* a process that exited is gone even while nobody has reaped it yet */
+
+static ngx_uint_t
+ngx_http_monitoring_alive(ngx_pid_t pid)
+{
+    u_char    *p;
+    ssize_t    n;
+    ngx_fd_t   fd;
+    u_char     buf[512];
+
+    if (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+        return 0;
+    }
+
+#if (NGX_LINUX)
+
+    /* the state follows the name in parentheses: Z for a zombie */
+
+    ngx_sprintf(buf, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(buf, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd != NGX_INVALID_FILE) {
+        n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
+        ngx_close_file(fd);
+
+        if (n > 0) {
+            buf[n] = '\0';
+            p = (u_char *) strrchr((char *) buf, ')');
+
+            if (p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+                return 0;
+            }
+        }
+    }
+
+#endif
+
+    return 1;
 }
 
 
