@@ -28,18 +28,29 @@ PAGE :=		$(wildcard html/*)
 # functions a target reaches are in fuzz/fuzz_nginx.c.  Files of src/
 # are linked whole: lld drops the functions a target does not reach,
 # and with them what those call in nginx.
-FUZZ_TARGETS :=	expr normalize escape
+FUZZ_TARGETS :=	expr normalize escape snapshot
 FUZZ_SRCS_expr :=	src/ngx_http_monitoring_expr.c
 FUZZ_SRCS_normalize :=	src/ngx_http_monitoring_normalize.c \
 			src/ngx_http_monitoring_record.c \
 			fuzz/fuzz_utf8.c fuzz/fuzz_nginx.c
 FUZZ_SRCS_escape :=	src/ngx_http_monitoring_record.c \
 			src/ngx_http_monitoring_zone.c fuzz/fuzz_utf8.c
+FUZZ_SRCS_snapshot :=	src/ngx_http_monitoring_persist.c \
+			src/ngx_http_monitoring_zone.c \
+			src/ngx_http_monitoring_alert.c \
+			src/ngx_http_monitoring_record.c \
+			src/ngx_http_monitoring_module.c \
+			fuzz/fuzz_utf8.c fuzz/fuzz_nginx.c
+# inputs up to 256 bytes, FUZZ_MAX_LEN_NAME for a target that needs more:
+# a snapshot of a zone record and a few series is some 25 KB
+FUZZ_MAX_LEN :=	256
+FUZZ_MAX_LEN_snapshot :=	65536
 FUZZ_INCS :=	$(addprefix -I$(BUILD)/nginx/,src/core src/event \
 		src/event/modules src/os/unix objs src/http src/http/modules \
 		src/http/v2) -Isrc
 FUZZ_FLAGS :=	-g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -ffunction-sections -fdata-sections \
+		-fsanitize-address-globals-dead-stripping \
 		-fuse-ld=lld -Wl,--gc-sections
 FUZZ_LIBS :=	-lpcre2-8 -lcjson
 FUZZ_BINS :=	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
@@ -113,7 +124,11 @@ $(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
 	mv -f $@.tmp $@
 
 fuzz: fuzz-deps $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; \
+	$(foreach t,$(FUZZ_TARGETS), \
+	    max_len_$(t)=$(or $(FUZZ_MAX_LEN_$(t)),$(FUZZ_MAX_LEN));) \
+	for t in $(FUZZ_TARGETS); do \
+	    eval max_len=\$$max_len_$$t; \
 	    echo "$$t: regressions"; \
 	    $(BUILD)/fuzz/$${t}_fuzz fuzz/regressions/$$t/* \
 	        > $(BUILD)/fuzz/$$t-regressions.log 2>&1 \
@@ -121,8 +136,9 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 	    mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 	    cp fuzz/corpus/$$t/* $(BUILD)/fuzz/corpus/$$t/; \
 	    echo "$$t: fuzzing for $(FUZZ_TIME) s"; \
-	    $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_TIME) -max_len=256 \
-	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t; \
+	    $(BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_TIME) \
+	        -max_len=$$max_len -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        $(BUILD)/fuzz/corpus/$$t; \
 	done
 
 fuzz-smoke:

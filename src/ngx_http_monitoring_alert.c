@@ -960,7 +960,8 @@ ngx_http_monitoring_alerts_adopt(ngx_http_monitoring_zone_t *zone,
 
     /* the states a snapshot kept, for a zone restored at the start */
 
-    ngx_http_monitoring_snapshot_alerts(zone, rules, states, n, &restored);
+    ngx_http_monitoring_snapshot_alerts(zone, rules, states, n, &restored,
+                                        NULL);
 
     if (restored) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -1651,34 +1652,125 @@ ngx_http_monitoring_glob(u_char *glob, size_t glob_len, u_char *s,
 }
 
 
+/* a copy of the counters every rule reads now, or NULL */
+
+uint64_t *
+ngx_http_monitoring_alerts_counters(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    size_t                         size;
+    uint64_t                      *copy;
+    ngx_uint_t                     i;
+    ngx_http_monitoring_alert_t  **rules;
+
+    if (zone->values == NULL) {
+        return NULL;
+    }
+
+    rules = zone->alerts.elts;
+    size = 0;
+
+    for (i = 0; i < zone->alerts.nelts; i++) {
+        size += rules[i]->nvalues * sizeof(uint64_t);
+    }
+
+    copy = ngx_alloc(size, log);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    ngx_http_monitoring_alert_collect(zone);
+    ngx_memcpy(copy, zone->values, size);
+
+    return copy;
+}
+
+
 /*
  * in a binary upgrade, once the old nginx's last snapshot is added: its
  * alert states, kept in the zone, replace those of the rules here,
- * which were not evaluated meanwhile
+ * which were not evaluated meanwhile.  Its samples lack what the new
+ * nginx counted since it started ("own"): spread over that time, as if
+ * evenly, so that a window sees it neither as a burst nor at all.
  */
 
 void
 ngx_http_monitoring_alerts_restore(ngx_http_monitoring_zone_t *zone,
-    ngx_log_t *log)
+    uint64_t *own, ngx_log_t *log)
 {
-    ngx_uint_t                     restored;
-    ngx_http_monitoring_alerts_t  *a;
+    u_char                             *which;
+    double                              part;
+    uint64_t                            now, *smp;
+    ngx_uint_t                          i, j, k, restored;
+    ngx_time_t                         *tp;
+    ngx_http_monitoring_alert_t       **rules;
+    ngx_http_monitoring_alerts_t       *a;
+    ngx_http_monitoring_alert_state_t  *st;
 
     a = zone->sh->alerts;
+    rules = zone->alerts.elts;
     restored = 0;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    which = ngx_alloc(zone->alerts.nelts + 1, log);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (ngx_http_monitoring_alerts_ready(zone, a)) {
-        ngx_http_monitoring_snapshot_alerts(zone, zone->alerts.elts,
-                                            a->rules, a->nrules, &restored);
+    if (ngx_http_monitoring_alerts_ready(zone, a) && which != NULL) {
+        ngx_memzero(which, a->nrules);
 
-    } else if (a->restore != NULL) {
+        ngx_http_monitoring_snapshot_alerts(zone, zone->alerts.elts,
+                                            a->rules, a->nrules, &restored,
+                                            which);
+
+        for (i = 0; own != NULL && i < a->nrules; i++) {
+            st = &a->rules[i];
+
+            /* a rule the old nginx did not have starts from now */
+
+            if (!which[i]) {
+                st->count = 0;
+                st->head = 0;
+                own += rules[i]->nvalues;
+                continue;
+            }
+
+            for (j = 0; j < st->count; j++) {
+                smp = st->samples + j * rules[i]->nvalues;
+
+                part = (smp[NGX_HTTP_MONITORING_SAMPLE_TIME]
+                        <= zone->sh->created
+                        || now <= zone->sh->created)
+                       ? 0
+                       : (double) (smp[NGX_HTTP_MONITORING_SAMPLE_TIME]
+                                   - zone->sh->created)
+                         / (now - zone->sh->created);
+
+                for (k = NGX_HTTP_MONITORING_SAMPLE_REQS;
+                     k < rules[i]->nvalues;
+                     k++)
+                {
+                    smp[k] += (uint64_t) (own[k] * ngx_min(part, 1.0));
+                }
+            }
+
+            own += rules[i]->nvalues;
+        }
+
+    }
+
+    if (a->restore != NULL) {
         ngx_slab_free_locked(zone->shpool, a->restore);
         a->restore = NULL;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (which != NULL) {
+        ngx_free(which);
+    }
 
     if (restored) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,

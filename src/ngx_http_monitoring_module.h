@@ -504,8 +504,10 @@ void ngx_http_monitoring_notify(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 ngx_uint_t ngx_http_monitoring_json_str(void *o, const char *name,
     ngx_str_t *value);
+uint64_t *ngx_http_monitoring_alerts_counters(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
 void ngx_http_monitoring_alerts_restore(ngx_http_monitoring_zone_t *zone,
-    ngx_log_t *log);
+    uint64_t *own, ngx_log_t *log);
 
 ngx_int_t ngx_http_monitoring_snapshot_check(u_char *data, size_t len,
     ngx_str_t *zone_name, const char **reason);
@@ -513,7 +515,7 @@ ngx_int_t ngx_http_monitoring_snapshot_apply(ngx_http_monitoring_zone_t *zone,
     u_char *data, size_t len, ngx_uint_t alerts, ngx_log_t *log);
 void ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_alert_t **rules, ngx_http_monitoring_alert_state_t *st,
-    ngx_uint_t n, ngx_uint_t *restored);
+    ngx_uint_t n, ngx_uint_t *restored, u_char *which);
 ngx_int_t ngx_http_monitoring_persist_restore(ngx_http_monitoring_zone_t *zone,
     ngx_log_t *log);
 ngx_int_t ngx_http_monitoring_persist_check(ngx_http_monitoring_zone_t *zone,

@@ -681,7 +681,7 @@ ngx_http_monitoring_restore_points(ngx_http_monitoring_zone_t *zone,
 void
 ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
     ngx_http_monitoring_alert_t **rules, ngx_http_monitoring_alert_state_t *st,
-    ngx_uint_t n, ngx_uint_t *restored)
+    ngx_uint_t n, ngx_uint_t *restored, u_char *which)
 {
     u_char                             *p, *last;
     size_t                              size;
@@ -823,6 +823,10 @@ ngx_http_monitoring_snapshot_alerts(ngx_http_monitoring_zone_t *zone,
             }
 
             (*restored)++;
+
+            if (which != NULL) {
+                which[i] = 1;
+            }
         }
     }
 
@@ -1020,6 +1024,7 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
 {
     u_char                             *data;
     size_t                              len;
+    uint64_t                           *own;
     ngx_uint_t                          i, gone;
     const char                         *reason;
     ngx_shm_zone_t                    **zones;
@@ -1075,10 +1080,16 @@ ngx_http_monitoring_persist_tick(ngx_event_t *ev)
                  * the counters once its counts are added
                  */
 
+                own = ngx_http_monitoring_alerts_counters(zone, ev->log);
+
                 (void) ngx_http_monitoring_snapshot_apply(zone, data, len, 1,
                                                           ev->log);
 
-                ngx_http_monitoring_alerts_restore(zone, ev->log);
+                ngx_http_monitoring_alerts_restore(zone, own, ev->log);
+
+                if (own != NULL) {
+                    ngx_free(own);
+                }
 
                 zone->sh->await_final = 0;
                 zone->persist_next = 0;
