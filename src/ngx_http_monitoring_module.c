@@ -1297,9 +1297,12 @@ ngx_http_monitoring_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&mmcf->alerts, cf->pool, 4,
-                       sizeof(ngx_http_monitoring_alert_t))
+    if (ngx_array_init(&mmcf->lists, cf->pool, 2,
+                       sizeof(ngx_http_monitoring_bounds_t *))
         != NGX_OK
+        || ngx_array_init(&mmcf->alerts, cf->pool, 4,
+                          sizeof(ngx_http_monitoring_alert_t))
+           != NGX_OK
         || ngx_array_init(&mmcf->webhooks, cf->pool, 2,
                           sizeof(ngx_http_monitoring_webhook_t))
            != NGX_OK)
@@ -1400,6 +1403,10 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_monitoring_loc_conf_t *prev = parent;
     ngx_http_monitoring_loc_conf_t *conf = child;
 
+    ngx_uint_t                        i;
+    ngx_http_monitoring_bounds_t    **b, **bp;
+    ngx_http_monitoring_main_conf_t  *mmcf;
+
     ngx_conf_merge_ptr_value(conf->zone, prev->zone, NULL);
     ngx_conf_merge_ptr_value(conf->endpoint, prev->endpoint, NULL);
     ngx_conf_merge_value(conf->normalize_auto, prev->normalize_auto, 1);
@@ -1440,6 +1447,27 @@ ngx_http_monitoring_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->bounds, prev->bounds,
                              ngx_http_monitoring_default_bounds);
+
+    /* every bucket list in use, to tell a reload that changes them */
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_monitoring_module);
+
+    b = mmcf->lists.elts;
+
+    for (i = 0; i < mmcf->lists.nelts; i++) {
+        if (b[i] == conf->bounds) {
+            break;
+        }
+    }
+
+    if (i == mmcf->lists.nelts) {
+        bp = ngx_array_push(&mmcf->lists);
+        if (bp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *bp = conf->bounds;
+    }
     ngx_conf_merge_msec_value(conf->slow_threshold, prev->slow_threshold,
                               1000);
 

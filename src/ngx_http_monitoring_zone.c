@@ -11,6 +11,8 @@
 
 
 static void ngx_http_monitoring_size_changed(ngx_shm_zone_t *shm_zone);
+static void ngx_http_monitoring_buckets_changed(
+    ngx_http_monitoring_zone_t *zone, ngx_log_t *log);
 static void *ngx_http_monitoring_alloc_locked(ngx_http_monitoring_zone_t *zone,
     size_t size);
 static ngx_http_monitoring_bounds_t *ngx_http_monitoring_bounds_locked(
@@ -78,6 +80,8 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
         zone->generation = ++zone->sh->generation;
+
+        ngx_http_monitoring_buckets_changed(zone, shm_zone->shm.log);
 
         return ngx_http_monitoring_alerts_init_zone(zone, shm_zone->shm.log);
     }
@@ -181,6 +185,53 @@ ngx_http_monitoring_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * a reload with another bucket list keeps every count: the series
+ * recorded so far keep their buckets, new series get the new ones
+ */
+
+static void
+ngx_http_monitoring_buckets_changed(ngx_http_monitoring_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_uint_t                      i;
+    ngx_http_monitoring_bounds_t   *b, **conf;
+
+    if (zone->sh->nseries == 0) {
+        return;
+    }
+
+    conf = zone->mmcf->lists.elts;
+
+    for (i = 0; i < zone->mmcf->lists.nelts; i++) {
+
+        for (b = zone->sh->bounds; b; b = b->next) {
+            if (b->n == conf[i]->n
+                && ngx_memcmp(b->msec, conf[i]->msec,
+                              b->n * sizeof(uint32_t))
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (b == NULL) {
+            break;
+        }
+    }
+
+    if (i == zone->mmcf->lists.nelts) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "monitoring zone \"%V\": new bucket list; the %uA series "
+                  "recorded so far keep their buckets and counts, new "
+                  "series get the new buckets", &zone->name,
+                  zone->sh->nseries);
 }
 
 

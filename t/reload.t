@@ -232,8 +232,14 @@ for my $z (qw(main keep)) {
 
 # other buckets for the same series: histograms stay consistent
 
+my $logged = length $t->read_file('logs/error.log');
+
 write_conf('1m', '50ms 500ms');
 $t->reload();
+
+like(substr($t->read_file('logs/error.log'), $logged),
+    qr/zone "main": new bucket list; the \d+ series recorded so far keep/,
+    'bucket change said in the log');
 
 send_traffic(200, 'after reload with other buckets');
 
