@@ -695,6 +695,10 @@ ngx_http_monitoring_json_str(void *o, const char *name, ngx_str_t *value)
     char    *s;
     cJSON   *item;
 
+    if (value->len == 0) {
+        return cJSON_AddStringToObject(o, name, "") == NULL;
+    }
+
     s = ngx_alloc(value->len + 1, ngx_cycle->log);
     if (s == NULL) {
         return 1;
