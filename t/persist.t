@@ -879,6 +879,17 @@ is($r->{200}, 50, 'upgrade: 50 requests to the old nginx');
 $m = uscrape();
 my $ustart = metric_value($m, 'nginx_start_time_seconds', { zone => 'main' });
 
+# the old nginx's rules have seen these requests before it is upgraded:
+# two evaluations later, its samples hold them
+
+my $evals = metric_value($m, 'nginx_monitoring_alert_evaluations_total',
+    { zone => 'main' }) // 0;
+
+ok(poll(sub {
+    (metric_value(uscrape(), 'nginx_monitoring_alert_evaluations_total',
+        { zone => 'main' }) // 0) >= $evals + 2;
+}, timeout => 10), 'upgrade: the old rules evaluated the requests');
+
 # USR2 with other buckets in the configuration
 
 write_uconf('20ms 200ms');
@@ -1031,7 +1042,7 @@ kill 'QUIT', $old;
 ok(poll(sub { !alive($old) }, timeout => 10),
     'upgrade turning persist on: old master gone');
 
-ok(poll(sub { -e "$ud/on.snap" }, timeout => 4),
+ok(poll(sub { -e "$ud/on.snap" }, timeout => 10),
     'upgrade turning persist on: snapshots written');
 
 kill 'QUIT', $new;
