@@ -4,6 +4,8 @@
 #   make deps     install the Debian packages the project needs
 #   make run      start the demo: a real nginx with the module on 127.0.0.1
 #   make test     run the whole test suite through a real nginx
+#   make test-asan   the same with the module built with AddressSanitizer
+#                 and UBSan into build/asan/, nginx run with their runtimes
 #   make fuzz     replay the fuzz regressions, then fuzz FUZZ_TIME s (60)
 #   make fuzz-smoke  the same for 10 s, as CI does
 
@@ -16,6 +18,10 @@ PORT ?=		8080
 BACKEND_PORT ?=	8081
 FUZZ_TIME ?=	60
 FUZZ_CC ?=	clang
+
+# appended to nginx's own --with-cc-opt, and the --with-ld-opt, at configure
+MODULE_CC_OPT ?=
+MODULE_LD_OPT ?=
 
 MODULE :=	$(BUILD)/ngx_http_monitoring_module.so
 SOURCES :=	config $(wildcard src/*.c src/*.h)
@@ -55,6 +61,20 @@ FUZZ_FLAGS :=	-g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_LIBS :=	-lpcre2-8 -lcjson
 FUZZ_BINS :=	$(FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
 
+# test-asan: the module built with ASan and UBSan into $(ASAN_BUILD)/;
+# nginx, not instrumented, run by $(ASAN_BUILD)/nginx-asan, which
+# preloads the runtimes into nginx alone and sends ASan's reports to the
+# test's logs/asan.PID (docs/sanitizers.md, also on leak detection)
+ASAN_BUILD ?=	$(BUILD)/asan
+SAN_CC_OPT :=	-O1 -fno-omit-frame-pointer -U_FORTIFY_SOURCE \
+		-fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LD_OPT :=	-fsanitize=address,undefined
+SAN_PRELOAD =	$(shell $(CC) -print-file-name=libasan.so):$\
+		$(shell $(CC) -print-file-name=libubsan.so)
+SAN_ASAN_OPTIONS ?= detect_leaks=0:detect_stack_use_after_return=1:$\
+		strict_string_checks=1:quarantine_size_mb=16
+SAN_UBSAN_OPTIONS ?= print_stacktrace=1
+
 DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
 		prometheus prometheus-alertmanager apache2-utils chromium \
@@ -62,7 +82,7 @@ DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 FUZZ_DEPS =	clang libclang-rt-14-dev lld nginx nginx-dev libpcre2-dev \
 		libcjson-dev
 
-.PHONY: all deps fuzz-deps run test fuzz fuzz-smoke clean
+.PHONY: all deps fuzz-deps run test test-asan fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
@@ -88,7 +108,9 @@ $(BUILD)/nginx/objs/Makefile: config $(PAGE)
 	cd $(BUILD)/nginx && source ./conf_flags \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	        --with-cc-opt="$$($(NGINX) -V 2>&1 \
-	            | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p")" \
+	            | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p") \
+	            $(MODULE_CC_OPT)" \
+	        --with-ld-opt="$(MODULE_LD_OPT)" \
 	        --add-dynamic-module=$(CURDIR) > configure.log \
 	    || { cat configure.log; tail -20 objs/autoconf.err; exit 1; }
 
@@ -113,6 +135,25 @@ run: deps $(MODULE)
 	    -e logs/error.log -g 'daemon off;'
 
 test: deps $(MODULE)
+	prove -I t/lib t/
+
+test-asan: deps
+	$(MAKE) all BUILD=$(ASAN_BUILD) MODULE_CC_OPT='$(SAN_CC_OPT)' \
+	    MODULE_LD_OPT='$(SAN_LD_OPT)'
+	@# "exec -a": the script stays argv[0], what nginx runs on USR2
+	@{ echo '#!/bin/bash'; \
+	  echo '# nginx for make test-asan, from the Makefile'; \
+	  echo 'log= p='; \
+	  echo 'for a; do'; \
+	  echo '    [ "$$p" = -p ] && log="log_path=$${a%/}/logs/asan:"; p=$$a'; \
+	  echo 'done'; \
+	  echo 'LD_PRELOAD=$(SAN_PRELOAD) \'; \
+	  echo 'ASAN_OPTIONS=$${log}$(SAN_ASAN_OPTIONS) \'; \
+	  echo 'UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS) \'; \
+	  echo 'exec -a "$$0" $(NGINX) "$$@"'; } > $(ASAN_BUILD)/nginx-asan
+	chmod +x $(ASAN_BUILD)/nginx-asan
+	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_BUILD)/nginx-asan \
+	TEST_NGINX_MODULE=$(CURDIR)/$(ASAN_BUILD)/ngx_http_monitoring_module.so \
 	prove -I t/lib t/
 
 .SECONDEXPANSION:

@@ -14,6 +14,11 @@ package Test::Monitoring;
 #   TEST_NGINX_LEAVE    keep the temporary prefix
 #   TEST_NGINX_VERBOSE  print diagnostics (config, log tails)
 #
+# Sanitizer reports fail the file wherever they land: in logs/error.log
+# or logs/stderr.log, in the output of nginx -t, or in the files that
+# ASAN_OPTIONS=log_path=PREFIX/logs/asan makes, logs/asan.PID (any
+# logs/*san.PID); make test-asan's TEST_NGINX_BINARY puts them there.
+#
 # Alert receivers (a webhook sink, Alertmanager) are methods too, in
 # Test/Monitoring/Alerts.pm.
 
@@ -43,6 +48,11 @@ our $REPO = abs_path(dirname(__FILE__) . '/../../..');
 my %PORTS;
 my @INSTANCES;
 my $CREATOR = $$;
+
+# a line of a sanitizer report: AddressSanitizer, LeakSanitizer, UBSan's
+# "runtime error:" and its UndefinedBehaviorSanitizer summary
+
+my $SANITIZER = qr/[A-Z][A-Za-z]*Sanitizer\b|runtime error:/;
 
 ###############################################################################
 
@@ -254,6 +264,16 @@ sub test_config {
     my $out = _run_capture([ $self->{_binary}, '-p', "$d/", '-c', 'nginx.conf',
         '-e', 'logs/test_config.log', '-t' ], timeout => 20);
 
+    # a file that only runs nginx -t has no error log check at the end
+
+    my @bad = $out->{output} =~ $SANITIZER ? $out->{output} : ();
+    push @bad, $self->_sanitizer_files();
+
+    if (@bad) {
+        Test::More::ok(0, 'no sanitizer reports from nginx -t');
+        Test::More::diag(join "\n", @bad);
+    }
+
     return ($out->{status} == 0, $out->{output});
 }
 
@@ -358,6 +378,13 @@ sub stop {
 
     if ($self->{_ran} && !$self->{_checked}++) {
         $self->_check_log();
+
+    } elsif (my @bad = $self->_sanitizer_files()) {
+
+        # from an nginx the test started itself
+
+        Test::More::ok(0, 'no sanitizer reports');
+        Test::More::diag(join "\n", @bad);
     }
 
     return $self;
@@ -369,16 +396,50 @@ sub _check_log {
     my @bad;
 
     for my $f (qw(error.log stderr.log)) {
+        my $report;
+
         for my $line (split /\n/, $self->read_file("logs/$f")) {
-            next unless $line =~ /\[(?:alert|emerg|crit)\]|AddressSanitizer
-                |runtime\ error:|LeakSanitizer/x;
+
+            # a report's stack trace follows its first line
+
+            if ($report && $line !~ m{^(?:\d{4}/\d\d/\d\d |nginx: \[)}) {
+                push @bad, $line;
+                next;
+            }
+
+            $report = 0;
+
+            next unless $line =~ /\[(?:alert|emerg|crit)\]|$SANITIZER/;
             next if grep { $line =~ $_ } @{$self->{_allow}};
             push @bad, $line;
+
+            $report = $line =~ $SANITIZER;
         }
     }
 
+    push @bad, $self->_sanitizer_files();
+
     Test::More::is(join("\n", @bad), '',
         'no alerts or sanitizer reports in error log');
+}
+
+# reports in logs/*san.PID files not seen yet, whole; never allowed
+
+sub _sanitizer_files {
+    my ($self) = @_;
+
+    my @r;
+
+    opendir my $dh, "$self->{_testdir}/logs" or return ();
+
+    for my $f (sort grep { /^[a-z]*san\.\d+$/ } readdir $dh) {
+        next if $self->{_sanitizer_seen}{$f}++;
+        push @r, "--- logs/$f", split /\n/, $self->read_file("logs/$f");
+    }
+
+    closedir $dh;
+
+    return @r;
 }
 
 # wait for a pid we forked to exit, bounded; returns true if it exited
