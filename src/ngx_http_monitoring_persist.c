@@ -1361,7 +1361,7 @@ ngx_http_monitoring_snapshot_build(ngx_http_monitoring_zone_t *zone,
     b.end = b.start + 64 * 1024;
 
     p = ngx_http_monitoring_snap_record(&b, NGX_HTTP_MONITORING_REC_ZONE,
-                                        sizeof(ngx_http_monitoring_snap_zone_t));
+                               sizeof(ngx_http_monitoring_snap_zone_t));
     if (p != NULL) {
         sz = (ngx_http_monitoring_snap_zone_t *) p;
 
