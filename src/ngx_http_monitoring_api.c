@@ -619,7 +619,6 @@ ngx_http_monitoring_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t         rc;
     ngx_buf_t        *b;
     ngx_chain_t       out;
-    ngx_table_elt_t  *cc;
 
     text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
@@ -641,29 +640,14 @@ ngx_http_monitoring_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
     cJSON_free(text);
 
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
+    if (ngx_http_monitoring_add_header(r, "Cache-Control", "no-store")
+        != NGX_OK
+        || ngx_http_monitoring_add_header(r, "X-Content-Type-Options",
+                                          "nosniff")
+           != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cc->hash = 1;
-#if (nginx_version >= 1023000)
-    cc->next = NULL;
-#endif
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
-
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cc->hash = 1;
-#if (nginx_version >= 1023000)
-    cc->next = NULL;
-#endif
-    ngx_str_set(&cc->key, "X-Content-Type-Options");
-    ngx_str_set(&cc->value, "nosniff");
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;

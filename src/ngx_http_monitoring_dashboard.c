@@ -13,8 +13,6 @@
 #include <ngx_http_monitoring_dashboard_html.h>
 
 
-static ngx_int_t ngx_http_monitoring_header(ngx_http_request_t *r,
-    char *key, char *value);
 
 
 /*
@@ -57,7 +55,7 @@ ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r)
         return ngx_http_monitoring_api_handler(r, mlcf->dashboard->data);
     }
 
-    if (ngx_http_monitoring_header(r, "Content-Security-Policy",
+    if (ngx_http_monitoring_add_header(r, "Content-Security-Policy",
                                    "default-src 'none'; connect-src 'self'; "
                                    "script-src 'unsafe-inline'; "
                                    "style-src 'unsafe-inline'; "
@@ -65,9 +63,10 @@ ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r)
                                    "form-action 'none'; "
                                    "frame-ancestors 'self'")
            != NGX_OK
-        || ngx_http_monitoring_header(r, "X-Content-Type-Options", "nosniff")
+        || ngx_http_monitoring_add_header(r, "X-Content-Type-Options",
+                                          "nosniff")
            != NGX_OK
-        || ngx_http_monitoring_header(r, "Cache-Control", "no-cache")
+        || ngx_http_monitoring_add_header(r, "Cache-Control", "no-cache")
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -104,8 +103,9 @@ ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_monitoring_header(ngx_http_request_t *r, char *key, char *value)
+ngx_int_t
+ngx_http_monitoring_add_header(ngx_http_request_t *r, char *key,
+    char *value)
 {
     ngx_table_elt_t  *h;
 

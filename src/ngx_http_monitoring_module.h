@@ -527,6 +527,8 @@ ngx_int_t ngx_http_monitoring_api_handler(ngx_http_request_t *r,
     ngx_http_monitoring_zone_t *zone);
 ngx_int_t ngx_http_monitoring_dashboard_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_monitoring_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_monitoring_add_header(ngx_http_request_t *r, char *key,
+    char *value);
 ngx_int_t ngx_http_monitoring_send_json(ngx_http_request_t *r,
     ngx_uint_t status, void *json);
 
