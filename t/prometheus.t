@@ -12,19 +12,14 @@ use strict;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use HTTP::Tiny;
-use JSON::PP;
 use Test::More;
 use Test::Monitoring;
 
 ###############################################################################
 
-my $prometheus = $ENV{TEST_PROMETHEUS_BINARY} // 'prometheus';
-
-plan(skip_all => 'no prometheus binary')
-    unless grep { -x "$_/$prometheus" } split /:/, $ENV{PATH};
-
 my $t = Test::Monitoring->new();
+
+plan(skip_all => 'no prometheus binary') unless $t->has_prometheus();
 
 $t->write_file_expand('nginx.conf', <<'EOF');
 
@@ -67,22 +62,6 @@ http {
 
 EOF
 
-my $d = $t->testdir();
-my $pport = port(9090);
-
-$t->write_file('prometheus.yml', <<"EOF");
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-
-scrape_configs:
-  - job_name: nginx
-    metrics_path: /metrics
-    static_configs:
-      - targets: ['127.0.0.1:${\ port(8080)}']
-EOF
-
 $t->run();
 
 ###############################################################################
@@ -114,41 +93,10 @@ is($r->{200}, $N, "$N requests to /x");
 
 ###############################################################################
 
-my $ppid = $t->spawn([ $prometheus,
-    "--config.file=$d/prometheus.yml",
-    "--storage.tsdb.path=$d/prometheus-data",
-    "--web.listen-address=127.0.0.1:$pport",
-    '--log.level=warn',
-], output => "$d/logs/prometheus.log");
+my $p = $t->prometheus(targets => [ 8080 ]);
 
-my $http = HTTP::Tiny->new(timeout => 3);
-my $api = "http://127.0.0.1:$pport";
-
-my $ready = poll(sub {
-    my $res = $http->get("$api/-/ready");
-    return $res->{status} == 200;
-}, timeout => 30, interval => 0.2);
-
-ok($ready, 'prometheus ready') or diag($t->read_file('logs/prometheus.log'));
-
-sub query {
-    my ($q) = @_;
-
-    (my $e = $q) =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
-    my $res = $http->get("$api/api/v1/query?query=$e");
-    return undef unless $res->{success};
-
-    my $j = eval { decode_json($res->{content}) } or return undef;
-    return undef unless ($j->{status} // '') eq 'success';
-
-    return $j->{data}{result};
-}
-
-sub scalar_query {
-    my ($q) = @_;
-    my $res = query($q) or return undef;
-    return @$res ? $res->[0]{value}[1] : undef;
-}
+sub query { $t->prom_query($p, @_) }
+sub scalar_query { $t->prom_value($p, @_) }
 
 my $sum;
 
@@ -162,9 +110,7 @@ is(scalar_query('up{job="nginx"}'), 1, 'prometheus: up');
 
 # the target itself: healthy, no scrape error
 
-my $res = $http->get("$api/api/v1/targets");
-my $targets = eval { decode_json($res->{content})->{data}{activeTargets} }
-    // [];
+my $targets = $t->prom_targets($p);
 
 is(scalar @$targets, 1, 'prometheus: one target');
 is($targets->[0]{health}, 'up', 'prometheus: target health');
@@ -204,8 +150,7 @@ ok(defined scalar_query('nginx_build_info{version="1.22.1"}'),
 
 # Prometheus keeps scraping without errors
 
-my $later = $http->get("$api/api/v1/targets");
-my $t2 = eval { decode_json($later->{content})->{data}{activeTargets} } // [];
+my $t2 = $t->prom_targets($p);
 is($t2->[0]{lastError} // 'none', '', 'prometheus: still no scrape error');
 
 # the scrapes asked for OpenMetrics and got it
@@ -219,7 +164,7 @@ my $om = qr{^200
 is(scalar(grep { $_ !~ $om } @scrapes), 0, 'prometheus scraped OpenMetrics')
     or diag(join "\n", @scrapes);
 
-my ($status, $plog) = $t->kill_spawned($ppid);
+my ($status, $plog) = $t->kill_spawned($p->{pid});
 unlike($plog // '', qr/level=error/, 'prometheus: no errors logged')
     or diag($plog);
 

@@ -20,7 +20,8 @@ package Test::Monitoring;
 # logs/*san.PID); make test-asan's TEST_NGINX_BINARY puts them there.
 #
 # Alert receivers (a webhook sink, Alertmanager) are methods too, in
-# Test/Monitoring/Alerts.pm.
+# Test/Monitoring/Alerts.pm, and a Prometheus server in
+# Test/Monitoring/Prometheus.pm.
 
 use warnings;
 use strict;
@@ -1450,6 +1451,10 @@ sub poll {
 # webhook_sink, sink_requests, closed_port, alertmanager, am_alerts, ...
 
 require Test::Monitoring::Alerts;
+
+# prometheus, prom_query, prom_value, prom_targets, prom_wait
+
+require Test::Monitoring::Prometheus;
 
 ###############################################################################
 
