@@ -37,6 +37,9 @@ static char *ngx_http_monitoring_alert_param(ngx_conf_t *cf,
 static ngx_int_t ngx_http_monitoring_alert_time(ngx_conf_t *cf,
     ngx_http_monitoring_alert_t *rule, ngx_str_t *value, ngx_msec_t *msec,
     ngx_msec_t min);
+static ngx_int_t ngx_http_monitoring_alert_kv(ngx_conf_t *cf,
+    ngx_array_t **labels, ngx_str_t *k, ngx_str_t *v, ngx_str_t *where,
+    ngx_uint_t instance);
 static ngx_int_t ngx_http_monitoring_alert_label(ngx_conf_t *cf,
     ngx_http_monitoring_alert_t *rule, ngx_str_t *value);
 static ngx_int_t ngx_http_monitoring_alert_utf8(ngx_str_t *s);
@@ -427,19 +430,8 @@ static ngx_int_t
 ngx_http_monitoring_alert_label(ngx_conf_t *cf,
     ngx_http_monitoring_alert_t *rule, ngx_str_t *value)
 {
-    u_char        *eq;
-    ngx_str_t      k, v, *r;
-    ngx_uint_t     i;
-    ngx_keyval_t  *kv;
-
-    static ngx_str_t  reserved[] = {
-        ngx_string("alertname"),
-        ngx_string("alertstate"),
-        ngx_string("severity"),
-        ngx_string("instance"),
-        ngx_string("zone"),
-        ngx_null_string
-    };
+    u_char     *eq;
+    ngx_str_t   k, v, where;
 
     k.data = value->data + sizeof("label:") - 1;
     eq = ngx_strlchr(k.data, value->data + value->len, '=');
@@ -455,67 +447,133 @@ ngx_http_monitoring_alert_label(ngx_conf_t *cf,
     v.data = eq + 1;
     v.len = value->data + value->len - v.data;
 
-    if (ngx_http_monitoring_alert_name(&k, 0) != NGX_OK
-        || k.len > NGX_HTTP_MONITORING_NAME_MAX
-        || (k.len >= 2 && k.data[0] == '_' && k.data[1] == '_'))
+    where.len = sizeof("alert rule \"\"") - 1 + rule->name.len;
+    where.data = ngx_pnalloc(cf->pool, where.len);
+    if (where.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(where.data, "alert rule \"%V\"", &rule->name);
+
+    return ngx_http_monitoring_alert_kv(cf, &rule->labels, &k, &v, &where, 0);
+}
+
+
+/* monitoring_alert_label NAME VALUE: on every alert delivered */
+
+char *
+ngx_http_monitoring_alert_labels(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_monitoring_main_conf_t *mmcf = conf;
+
+    ngx_str_t  *value, where;
+
+    value = cf->args->elts;
+
+    where.len = sizeof("\"\"") - 1 + cmd->name.len;
+    where.data = ngx_pnalloc(cf->pool, where.len);
+    if (where.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(where.data, "\"%V\"", &cmd->name);
+
+    if (ngx_http_monitoring_alert_kv(cf, &mmcf->alert_labels, &value[1],
+                                     &value[2], &where, 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A label of alerts, checked and added to *labels (ngx_keyval_t); "where"
+ * names the rule or the directive in messages.  "instance" is the host
+ * name unless monitoring_alert_label sets it.
+ */
+
+static ngx_int_t
+ngx_http_monitoring_alert_kv(ngx_conf_t *cf, ngx_array_t **labels,
+    ngx_str_t *k, ngx_str_t *v, ngx_str_t *where, ngx_uint_t instance)
+{
+    ngx_str_t     *r, *last;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    /* the last one, "instance", monitoring_alert_label may set */
+
+    static ngx_str_t  reserved[] = {
+        ngx_string("alertname"),
+        ngx_string("alertstate"),
+        ngx_string("severity"),
+        ngx_string("zone"),
+        ngx_string("instance")
+    };
+
+    last = reserved + sizeof(reserved) / sizeof(ngx_str_t) - (instance != 0);
+
+    if (ngx_http_monitoring_alert_name(k, 0) != NGX_OK
+        || k->len > NGX_HTTP_MONITORING_NAME_MAX
+        || (k->len >= 2 && k->data[0] == '_' && k->data[1] == '_'))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid label name \"%V\" in alert rule \"%V\"",
-                           &k, &rule->name);
+                           "invalid label name \"%V\" in %V", k, where);
         return NGX_ERROR;
     }
 
-    for (r = reserved; r->len; r++) {
-        if (r->len == k.len && ngx_strncmp(r->data, k.data, k.len) == 0) {
+    for (r = reserved; r < last; r++) {
+        if (r->len == k->len && ngx_strncmp(r->data, k->data, k->len) == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "label \"%V\" in alert rule \"%V\" is set by "
-                               "the module", &k, &rule->name);
+                               "label \"%V\" in %V is set by the module",
+                               k, where);
             return NGX_ERROR;
         }
     }
 
-    if (ngx_http_monitoring_alert_utf8(&v) != NGX_OK) {
+    if (ngx_http_monitoring_alert_utf8(v) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "label value \"%V\" in alert rule \"%V\" is not "
-                           "valid UTF-8", &v, &rule->name);
+                           "label value \"%V\" in %V is not valid UTF-8",
+                           v, where);
         return NGX_ERROR;
     }
 
-    if (v.len > NGX_HTTP_MONITORING_VALUE_MAX) {
+    if (v->len > NGX_HTTP_MONITORING_VALUE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "label value \"%V\" in alert rule \"%V\" is "
-                           "longer than %d bytes", &v, &rule->name,
-                           NGX_HTTP_MONITORING_VALUE_MAX);
+                           "label value \"%V\" in %V is longer than %d bytes",
+                           v, where, NGX_HTTP_MONITORING_VALUE_MAX);
         return NGX_ERROR;
     }
 
-    if (rule->labels == NULL) {
-        rule->labels = ngx_array_create(cf->pool, 2, sizeof(ngx_keyval_t));
-        if (rule->labels == NULL) {
+    if (*labels == NULL) {
+        *labels = ngx_array_create(cf->pool, 2, sizeof(ngx_keyval_t));
+        if (*labels == NULL) {
             return NGX_ERROR;
         }
     }
 
-    kv = rule->labels->elts;
+    kv = (*labels)->elts;
 
-    for (i = 0; i < rule->labels->nelts; i++) {
-        if (kv[i].key.len == k.len
-            && ngx_strncmp(kv[i].key.data, k.data, k.len) == 0)
+    for (i = 0; i < (*labels)->nelts; i++) {
+        if (kv[i].key.len == k->len
+            && ngx_strncmp(kv[i].key.data, k->data, k->len) == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate label \"%V\" in alert rule \"%V\"",
-                               &k, &rule->name);
+                               "duplicate label \"%V\" in %V", k, where);
             return NGX_ERROR;
         }
     }
 
-    kv = ngx_array_push(rule->labels);
+    kv = ngx_array_push(*labels);
     if (kv == NULL) {
         return NGX_ERROR;
     }
 
-    kv->key = k;
-    kv->value = v;
+    kv->key = *k;
+    kv->value = *v;
 
     return NGX_OK;
 }

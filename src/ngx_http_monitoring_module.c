@@ -205,6 +205,13 @@ static ngx_command_t  ngx_http_monitoring_commands[] = {
       0,
       NULL },
 
+    { ngx_string("monitoring_alert_label"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_monitoring_alert_labels,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("monitoring_alert_url"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

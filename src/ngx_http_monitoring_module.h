@@ -361,6 +361,7 @@ struct ngx_http_monitoring_main_conf_s {
     ngx_array_t                      webhooks;  /* webhook_t */
     ngx_msec_t                       alert_interval;
     ngx_str_t                        alert_url;
+    ngx_array_t                     *alert_labels;  /* ngx_keyval_t */
     ngx_http_monitoring_bounds_t    *bounds;    /* the http level's */
     ngx_array_t                      lists;     /* bounds_t *, in use */
 };
@@ -482,6 +483,8 @@ ngx_uint_t ngx_http_monitoring_health_status(
 extern ngx_str_t  ngx_http_monitoring_health_names[];
 
 char *ngx_http_monitoring_alert(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_monitoring_alert_labels(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_monitoring_alert_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -62,6 +62,11 @@ static cJSON *ngx_http_monitoring_generic(ngx_http_monitoring_delivery_t *d,
     ngx_http_monitoring_entry_t *e);
 static ngx_uint_t ngx_http_monitoring_common(cJSON *o,
     ngx_http_monitoring_alert_t *rule, ngx_uint_t labels);
+static ngx_uint_t ngx_http_monitoring_extra(cJSON *o,
+    ngx_http_monitoring_alert_t *rule,
+    ngx_http_monitoring_main_conf_t *mmcf);
+static ngx_str_t *ngx_http_monitoring_instance(
+    ngx_http_monitoring_main_conf_t *mmcf);
 static ngx_uint_t ngx_http_monitoring_add_time(cJSON *o, const char *name,
     uint64_t ms);
 static void ngx_http_monitoring_delivered(void *data, ngx_uint_t result,
@@ -528,8 +533,9 @@ ngx_http_monitoring_alertmanager(ngx_http_monitoring_delivery_t *d,
     failed |= ngx_http_monitoring_json_str(labels, "severity",
                                           &rule->severity);
     failed |= ngx_http_monitoring_json_str(labels, "instance",
-                                          (ngx_str_t *) &ngx_cycle->hostname);
+                                   ngx_http_monitoring_instance(d->zone->mmcf));
     failed |= ngx_http_monitoring_common(labels, rule, 1);
+    failed |= ngx_http_monitoring_extra(labels, rule, d->zone->mmcf);
     failed |= ngx_http_monitoring_common(ann, rule, 0);
 
     if (e->has_value) {
@@ -610,7 +616,7 @@ ngx_http_monitoring_generic(ngx_http_monitoring_delivery_t *d,
                                   &ngx_http_monitoring_notify_states[e->state]);
     failed |= ngx_http_monitoring_json_str(o, "severity", &rule->severity);
     failed |= ngx_http_monitoring_json_str(o, "instance",
-                                          (ngx_str_t *) &ngx_cycle->hostname);
+                                   ngx_http_monitoring_instance(d->zone->mmcf));
     failed |= ngx_http_monitoring_json_str(o, "zone", &d->zone->name);
     failed |= ngx_http_monitoring_json_str(o, "expr", &rule->text);
 
@@ -633,6 +639,7 @@ ngx_http_monitoring_generic(ngx_http_monitoring_delivery_t *d,
 
     if (labels != NULL) {
         failed |= ngx_http_monitoring_common(labels, rule, 1);
+        failed |= ngx_http_monitoring_extra(labels, rule, d->zone->mmcf);
     }
 
     if (failed) {
@@ -684,6 +691,87 @@ ngx_http_monitoring_common(cJSON *o, ngx_http_monitoring_alert_t *rule,
     }
 
     return failed;
+}
+
+
+/*
+ * The labels of monitoring_alert_label but "instance", after the rule's:
+ * as Prometheus' external labels, a rule's own label of the same name wins.
+ */
+
+static ngx_uint_t
+ngx_http_monitoring_extra(cJSON *o, ngx_http_monitoring_alert_t *rule,
+    ngx_http_monitoring_main_conf_t *mmcf)
+{
+    u_char        name[NGX_HTTP_MONITORING_NAME_MAX + 1];
+    ngx_uint_t    i, j, failed;
+    ngx_keyval_t  *kv, *own;
+
+    if (mmcf->alert_labels == NULL) {
+        return 0;
+    }
+
+    failed = 0;
+    kv = mmcf->alert_labels->elts;
+
+    for (i = 0; i < mmcf->alert_labels->nelts; i++) {
+
+        if (kv[i].key.len == sizeof("instance") - 1
+            && ngx_strncmp(kv[i].key.data, "instance", kv[i].key.len) == 0)
+        {
+            continue;
+        }
+
+        if (rule->labels) {
+            own = rule->labels->elts;
+
+            for (j = 0; j < rule->labels->nelts; j++) {
+                if (own[j].key.len == kv[i].key.len
+                    && ngx_strncmp(own[j].key.data, kv[i].key.data,
+                                   kv[i].key.len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j < rule->labels->nelts) {
+                continue;
+            }
+        }
+
+        *ngx_cpymem(name, kv[i].key.data, kv[i].key.len) = '\0';
+
+        failed |= ngx_http_monitoring_json_str(o, (char *) name,
+                                              &kv[i].value);
+    }
+
+    return failed;
+}
+
+
+/* monitoring_alert_label instance NAME, or the host name */
+
+static ngx_str_t *
+ngx_http_monitoring_instance(ngx_http_monitoring_main_conf_t *mmcf)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (mmcf->alert_labels) {
+        kv = mmcf->alert_labels->elts;
+
+        for (i = 0; i < mmcf->alert_labels->nelts; i++) {
+            if (kv[i].key.len == sizeof("instance") - 1
+                && ngx_strncmp(kv[i].key.data, "instance", kv[i].key.len)
+                   == 0)
+            {
+                return &kv[i].value;
+            }
+        }
+    }
+
+    return (ngx_str_t *) &ngx_cycle->hostname;
 }
 
 

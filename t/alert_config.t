@@ -286,6 +286,31 @@ for my $k (qw(alertname alertstate severity instance zone)) {
         "reserved label $k");
 }
 
+# monitoring_alert_label: on every delivered alert; "instance" allowed
+
+for my $k (qw(alertname alertstate severity zone)) {
+    fails(qq{monitoring_alert_label $k x;},
+        qq{label "$k" in "monitoring_alert_label" is set by the module},
+        "monitoring_alert_label: reserved $k");
+}
+
+fails('monitoring_alert_label __x y;',
+    'invalid label name "__x" in "monitoring_alert_label"');
+fails('monitoring_alert_label a-b y;',
+    'invalid label name "a-b" in "monitoring_alert_label"');
+fails('monitoring_alert_label cluster a; monitoring_alert_label cluster b;',
+    'duplicate label "cluster" in "monitoring_alert_label"');
+fails('monitoring_alert_label cluster ' . ('v' x 129) . ';',
+    'label value "' . ('v' x 129) . '" in "monitoring_alert_label" is '
+    . 'longer than 128 bytes');
+fails(qq{monitoring_alert_label cluster "a\tb";},
+    'label value "a	b" in "monitoring_alert_label" is not valid UTF-8');
+fails('monitoring_alert_label cluster;',
+    'invalid number of arguments in "monitoring_alert_label" directive');
+passes('monitoring_alert_label instance web-1; '
+    . 'monitoring_alert_label cluster shop; '
+    . 'monitoring_alert A "rps > 1" label:cluster=other;');
+
 for my $k ('__name', '1k', 'a-b', '', 'a.b') {
     fails(qq{monitoring_alert A "rps > 1" label:$k=x;},
         qq{invalid label name "$k" in alert rule "A"}, "label name '$k'");

@@ -43,6 +43,10 @@ http {
 
     # firing, pending, keep_firing_for, transitions
 
+    # delivered with alerts, never in nginx_alerts
+    monitoring_alert_label  cluster   shop;
+    monitoring_alert_label  instance  web-1;
+
     monitoring_alert  Errors   "error_rate > 10%"  zone=main  window=3s
                       endpoint=/e/*  severity=page  label:team=web
                       'label:note=a "b" \ c';
@@ -533,6 +537,9 @@ is(scalar(metric_find($m, 'nginx_alerts', { alertname => 'Kept' })), 0,
     'nginx_alerts: no line for a resolved rule');
 ok(!grep({ $_->{value} != 1 } metric_find($m, 'nginx_alerts')),
     'nginx_alerts: all 1');
+ok(!grep({ exists $_->{labels}{cluster} || exists $_->{labels}{instance} }
+    metric_find($m, 'nginx_alerts')),
+    'nginx_alerts: no labels of monitoring_alert_label');
 
 my %labels = map { %{$_->{labels}} } metric_find($m, 'nginx_alerts',
     { alertname => 'Slowly' });

@@ -18,17 +18,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use MIME::Base64 qw(encode_base64);
-use Sys::Hostname qw(hostname);
 use Test::More;
 use Test::Monitoring;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
 ###############################################################################
-
-# nginx names the instance with its host name, lower cased
-
-my $HOST = lc hostname();
 
 # the servers every configuration below has: the monitored one, and the
 # one with /metrics and the dashboard, outside any zone
@@ -220,6 +215,11 @@ my $c = <<"EOF";
                       "description=Over 10% of the requests failed"
                       label:team=web  label:tier=edge;
 
+    # on every alert; the rule's own tier wins, as over external labels
+    monitoring_alert_label  cluster   shop;
+    monitoring_alert_label  tier      core;
+    monitoring_alert_label  instance  web-1;
+
     monitoring_alert_webhook
         http://alice:secret\@127.0.0.1:%%PORT_8091%%/hooks/generic?src=nginx
         format=generic;
@@ -303,7 +303,7 @@ is($g[0]{headers}{'content-length'}, length $g[0]{body},
 is($f->{alertname}, 'Errors', 'firing: alertname');
 is($f->{state}, 'firing', 'firing: state');
 is($f->{severity}, 'critical', 'firing: severity');
-is($f->{instance}, $HOST, 'firing: instance is the host name');
+is($f->{instance}, 'web-1', 'firing: instance from monitoring_alert_label');
 is($f->{zone}, 'main', 'firing: zone');
 is($f->{expr}, 'error_rate > 10%', 'firing: expr as written');
 ok(defined $f->{value} && $f->{value} > 0.1 && $f->{value} <= 1,
@@ -311,8 +311,8 @@ ok(defined $f->{value} && $f->{value} > 0.1 && $f->{value} <= 1,
 is($f->{summary}, 'Too many errors', 'firing: summary');
 is($f->{description}, 'Over 10% of the requests failed',
     'firing: description');
-is_deeply($f->{labels}, { team => 'web', tier => 'edge' },
-    'firing: rule labels');
+is_deeply($f->{labels}, { team => 'web', tier => 'edge', cluster => 'shop' },
+    'firing: rule labels, then monitoring_alert_label');
 ok(same_time(rfc3339($f->{at}), $fired->{since}),
     'firing: at, the time it fired') or diag("$f->{at} $fired->{since}");
 is($f->{startsAt}, $f->{at}, 'firing: startsAt');
@@ -324,13 +324,13 @@ ok(rfc3339($f->{at}) <= $g[0]{time}, 'firing: at is not in the future');
 is($r->{alertname}, 'Errors', 'resolved: alertname');
 is($r->{state}, 'resolved', 'resolved: state');
 is($r->{severity}, 'critical', 'resolved: severity');
-is($r->{instance}, $HOST, 'resolved: instance');
+is($r->{instance}, 'web-1', 'resolved: instance');
 is($r->{zone}, 'main', 'resolved: zone');
 is($r->{expr}, 'error_rate > 10%', 'resolved: expr');
 is($r->{value}, undef, 'resolved: no value, no requests in the window');
 is($r->{summary}, 'Too many errors', 'resolved: summary');
-is_deeply($r->{labels}, { team => 'web', tier => 'edge' },
-    'resolved: rule labels');
+is_deeply($r->{labels}, { team => 'web', tier => 'edge', cluster => 'shop' },
+    'resolved: rule labels, then monitoring_alert_label');
 is($r->{startsAt}, $f->{startsAt}, 'resolved: startsAt of the firing');
 ok(same_time(rfc3339($r->{endsAt}), $resolved->{since}),
     'resolved: endsAt, the time it resolved')
@@ -356,7 +356,7 @@ is(ref $first->{json}, 'ARRAY', 'alertmanager: a JSON array');
 is(scalar @{$all[0]{entries}}, 1, 'alertmanager: one alert');
 
 is_deeply($e->{labels}, { alertname => 'Errors', severity => 'critical',
-    instance => $HOST, team => 'web', tier => 'edge' },
+    instance => 'web-1', team => 'web', tier => 'edge', cluster => 'shop' },
     'alertmanager: labels');
 is($e->{annotations}{summary}, 'Too many errors', 'alertmanager: summary');
 is($e->{annotations}{description}, 'Over 10% of the requests failed',
