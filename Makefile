@@ -8,6 +8,9 @@
 #                 and UBSan into build/asan/, nginx run with their runtimes
 #   make fuzz     replay the fuzz regressions, then fuzz FUZZ_TIME s (60)
 #   make fuzz-smoke  the same for 10 s, as CI does
+#   make static   build nginx itself with the module compiled in, from
+#                 Debian's pristine nginx source, into build/static/nginx,
+#                 and run the smoke tests through it (docs/static-build.md)
 
 SHELL :=	/bin/bash
 
@@ -75,21 +78,43 @@ SAN_ASAN_OPTIONS ?= detect_leaks=0:detect_stack_use_after_return=1:$\
 		strict_string_checks=1:quarantine_size_mb=16
 SAN_UBSAN_OPTIONS ?= print_stacktrace=1
 
+# static: nginx itself, from the pristine upstream source of the system
+# nginx's version that Debian's archive carries, fetched with apt-get
+# source from a deb-src entry for bookworm main ($(STATIC_APT_LIST) when
+# there is none yet), configured with Debian's flags and the module as
+# --add-module, into $(STATIC_BUILD)/nginx; the smoke tests then run
+# through it, with no load_module for the module (docs/static-build.md)
+STATIC_BUILD ?=	$(BUILD)/static
+STATIC_VERSION ?= 1.22.1
+STATIC_MIRROR ?= http://deb.debian.org/debian
+STATIC_APT_LIST ?= /etc/apt/sources.list.d/ngx-monitoring-src.sources
+STATIC_ORIG :=	$(STATIC_BUILD)/nginx_$(STATIC_VERSION).orig.tar.gz
+STATIC_SRC :=	$(STATIC_BUILD)/nginx-$(STATIC_VERSION)
+STATIC_NGINX :=	$(STATIC_BUILD)/nginx
+STATIC_SMOKE ?=	t/directives.t t/counts.t t/exposition.t t/openmetrics.t \
+		t/labels.t t/normalize.t t/upstream.t t/api.t t/health.t \
+		t/alert_config.t
+
 DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
 		prometheus prometheus-alertmanager apache2-utils chromium \
 		fonts-dejavu-core
 FUZZ_DEPS =	clang libclang-rt-14-dev lld nginx nginx-dev libpcre2-dev \
 		libcjson-dev
+STATIC_DEPS =	nginx nginx-dev libnginx-mod-http-echo libcjson-dev \
+		libpcre2-dev libssl-dev zlib1g-dev gcc make libc6-dev perl \
+		prometheus apache2-utils
 
-.PHONY: all deps fuzz-deps run test test-asan fuzz fuzz-smoke clean
+.PHONY: all deps fuzz-deps static-deps run test test-asan fuzz fuzz-smoke \
+	static clean
 
 all: $(MODULE)
 
 deps: PACKAGES = $(DEPS)
 fuzz-deps: PACKAGES = $(FUZZ_DEPS)
+static-deps: PACKAGES = $(STATIC_DEPS)
 
-deps fuzz-deps:
+deps fuzz-deps static-deps:
 	@missing=; \
 	for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
@@ -155,6 +180,64 @@ test-asan: deps
 	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_BUILD)/nginx-asan \
 	TEST_NGINX_MODULE=$(CURDIR)/$(ASAN_BUILD)/ngx_http_monitoring_module.so \
 	prove -I t/lib t/
+
+# the pristine upstream tarball of Debian's source package, the version
+# of the system nginx and of nginx-dev's headers (the tests load Debian's
+# echo module, built for that version, into the static nginx)
+$(STATIC_ORIG):
+	@v=$$($(NGINX) -v 2>&1 | sed -n 's|^nginx version: nginx/||p'); \
+	h=$$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"$$/\1/p' \
+	    $(NGINX_SRC)/src/core/nginx.h 2>/dev/null); \
+	if [ "$$v" != $(STATIC_VERSION) ] || [ "$$h" != $(STATIC_VERSION) ]; \
+	then \
+	    echo "make static builds nginx $(STATIC_VERSION), but $(NGINX)" \
+	        "is \"$$v\" and $(NGINX_SRC) is \"$$h\""; \
+	    exit 1; \
+	fi
+	@if ! apt-get indextargets --format '$$(CODENAME) $$(COMPONENT)' \
+	        'Created-By: Sources' | grep -qx 'bookworm main'; \
+	then \
+	    echo "adding deb-src for bookworm main: $(STATIC_APT_LIST)"; \
+	    printf '%s\n' '# nginx source for make static' 'Types: deb-src' \
+	        'URIs: $(STATIC_MIRROR)' 'Suites: bookworm' \
+	        'Components: main' \
+	        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+	        > $(STATIC_APT_LIST); \
+	fi
+	apt-get update -q
+	rm -rf $(STATIC_BUILD)/apt
+	mkdir -p $(STATIC_BUILD)/apt
+	cd $(STATIC_BUILD)/apt && apt-get source -q --download-only nginx/bookworm
+	@[ -f $(STATIC_BUILD)/apt/$(notdir $@) ] || { \
+	    echo "no $(notdir $@) in Debian's nginx source:"; \
+	    ls $(STATIC_BUILD)/apt; exit 1; }
+	mv $(STATIC_BUILD)/apt/$(notdir $@) $@
+	rm -rf $(STATIC_BUILD)/apt
+
+$(STATIC_SRC)/objs/Makefile: $(STATIC_ORIG) config $(PAGE)
+	rm -rf $(STATIC_SRC)
+	tar -xzf $(STATIC_ORIG) -C $(STATIC_BUILD) --no-same-owner
+	cd $(STATIC_SRC) && source $(NGINX_SRC)/conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$$($(NGINX) -V 2>&1 \
+	            | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p") \
+	            $(MODULE_CC_OPT)" \
+	        --with-ld-opt="$$($(NGINX) -V 2>&1 \
+	            | sed -n "s/.*--with-ld-opt='\([^']*\)'.*/\1/p") \
+	            $(MODULE_LD_OPT)" \
+	        --add-module=$(CURDIR) > configure.log \
+	    || { cat configure.log; tail -20 objs/autoconf.err; exit 1; }
+
+$(STATIC_NGINX): $(STATIC_SRC)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(STATIC_SRC) -f objs/Makefile binary
+	cp $(STATIC_SRC)/objs/nginx $@.tmp
+	mv -f $@.tmp $@
+
+static: static-deps $(STATIC_NGINX)
+	@$(STATIC_NGINX) -V 2>&1 | grep -qF -- '--add-module=$(CURDIR)' \
+	    || { echo "$(STATIC_NGINX): no --add-module=$(CURDIR)"; exit 1; }
+	TEST_NGINX_BINARY=$(CURDIR)/$(STATIC_NGINX) TEST_NGINX_STATIC=1 \
+	prove -I t/lib $(STATIC_SMOKE)
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \

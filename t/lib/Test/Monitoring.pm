@@ -11,6 +11,8 @@ package Test::Monitoring;
 #                       (default <repo>/build/ngx_http_monitoring_module.so)
 #   TEST_NGINX_ECHO     echo module .so
 #                       (default /usr/lib/nginx/modules/ngx_http_echo_module.so)
+#   TEST_NGINX_STATIC   the binary has the module compiled in (make static):
+#                       test_globals() has no load_module line for it
 #   TEST_NGINX_LEAVE    keep the temporary prefix
 #   TEST_NGINX_VERBOSE  print diagnostics (config, log tails)
 #
@@ -74,6 +76,7 @@ sub new {
     $self->{_binary} = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
     $self->{_module} = $opts{module} // $ENV{TEST_NGINX_MODULE}
         // "$REPO/build/ngx_http_monitoring_module.so";
+    $self->{_static} = $ENV{TEST_NGINX_STATIC};
     $self->{_echo} = $opts{echo}
         ? ($ENV{TEST_NGINX_ECHO}
             // '/usr/lib/nginx/modules/ngx_http_echo_module.so')
@@ -96,7 +99,7 @@ sub master_pid { $_[0]->{_pid} }
 
 sub has_module {
     my ($self) = @_;
-    return -f $self->{_module};
+    return $self->{_static} || -f $self->{_module};
 }
 
 # plan(N): N tests written in the file, plus the error log check at stop
@@ -180,7 +183,7 @@ sub test_globals {
 
     my $s = '';
     $s .= "load_module $self->{_echo};\n" if $self->{_echo};
-    $s .= "load_module $self->{_module};\n";
+    $s .= "load_module $self->{_module};\n" unless $self->{_static};
     $s .= "pid $d/logs/nginx.pid;\n";
     $s .= "error_log $d/logs/error.log notice;\n";
     $s .= "user root;\n" if $> == 0;
@@ -284,7 +287,7 @@ sub run {
 
     die "nginx already running\n" if $self->{_pid};
     die "module not found: $self->{_module} (build it with make)\n"
-        unless -f $self->{_module};
+        unless $self->has_module();
 
     unlink "$d/logs/nginx.pid";
 
