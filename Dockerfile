@@ -1,4 +1,17 @@
-# nginx with ngx_http_monitoring_module, from Debian's archive only.
+# The demo of ngx_http_monitoring_module (docs/demo.md) in a container,
+# from Debian's archive only:
+#
+#     docker build -t nginx-monitoring-demo .
+#     docker run --rm -p 127.0.0.1:8080:8080 nginx-monitoring-demo
+#
+# then http://localhost:8080/monitoring.  The module is built against
+# Debian's nginx (nginx-dev), then the image runs demo/run.sh: nginx
+# with the demo configuration, and the traffic generator (DEMO_TRAFFIC=0
+# turns it off).  Unlike "make run", the demo server listens on every
+# address and /metrics and /monitoring are open to every client
+# (DEMO_LISTEN, DEMO_ALLOW below): publish the port on 127.0.0.1, as
+# above, to keep them to this host.
+
 
 FROM debian:bookworm-slim AS build
 
@@ -16,24 +29,35 @@ RUN make
 
 FROM debian:bookworm-slim
 
+# libnginx-mod-http-echo: echo_sleep, the demo's latencies;
+# curl: the traffic generator and the health check
+
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends nginx libcjson1 curl \
+    && apt-get install -y --no-install-recommends \
+        nginx libnginx-mod-http-echo libcjson1 curl \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /src/build/ngx_http_monitoring_module.so \
      /usr/lib/nginx/modules/ngx_http_monitoring_module.so
-COPY demo/nginx.conf /etc/nginx/monitoring-demo.conf
+COPY demo/ /usr/share/nginx-monitoring-demo/
 
-RUN mkdir -p /var/lib/nginx/demo/logs /var/lib/nginx/demo/tmp \
-    && sed -e 's|@MODULE@|/usr/lib/nginx/modules/ngx_http_monitoring_module.so|' \
-           -e 's|listen 127.0.0.1:@PORT@|listen 8080|' \
-           -e 's|@BACKEND_PORT@|8081|g' \
-           /etc/nginx/monitoring-demo.conf > /var/lib/nginx/demo/nginx.conf
+ENV PORT=8080 \
+    BACKEND_PORT=8081 \
+    MODULE=/usr/lib/nginx/modules/ngx_http_monitoring_module.so \
+    DEMO_PREFIX=/var/lib/nginx/demo \
+    DEMO_LISTEN=0.0.0.0 \
+    DEMO_ALLOW=all \
+    DEMO_URL_HOST=localhost
+
+# the configuration, with the module just built, passes nginx -t
+RUN bash /usr/share/nginx-monitoring-demo/run.sh --check
 
 EXPOSE 8080
 
-HEALTHCHECK --interval=30s --timeout=3s \
-    CMD curl -fsS http://127.0.0.1:8080/health > /dev/null || exit 1
+# nginx and the module answer: /health's JSON, with 200 or 503 alike
+# (the demo's incidents make it "degraded", 503, on purpose)
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD curl -s -m 2 "http://127.0.0.1:${PORT}/health" | grep -q '"status"'
 
-CMD ["nginx", "-p", "/var/lib/nginx/demo/", "-c", "nginx.conf", \
-     "-e", "logs/error.log", "-g", "daemon off;"]
+# SIGTERM (docker stop) and SIGINT make it stop nginx and the generator
+CMD ["bash", "/usr/share/nginx-monitoring-demo/run.sh"]

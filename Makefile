@@ -144,20 +144,12 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 	cp $(BUILD)/nginx/objs/ngx_http_monitoring_module.so $@.tmp
 	mv -f $@.tmp $@
 
+# the demo (docs/demo.md): nginx and its traffic generator in the
+# foreground, in $(BUILD)/demo, until Ctrl-C; DEMO_* knobs pass through
 run: deps $(MODULE)
-	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
-	@sed -e 's|@MODULE@|$(CURDIR)/$(MODULE)|g' -e 's|@PORT@|$(PORT)|g' \
-	    -e 's|@BACKEND_PORT@|$(BACKEND_PORT)|g' \
-	    demo/nginx.conf > $(BUILD)/demo/nginx.conf
-	@echo
-	@echo "  dashboard  http://127.0.0.1:$(PORT)/monitoring"
-	@echo "  metrics    http://127.0.0.1:$(PORT)/metrics"
-	@echo "  health     http://127.0.0.1:$(PORT)/health"
-	@echo "  demo site  http://127.0.0.1:$(PORT)/"
-	@echo "  stop with Ctrl-C"
-	@echo
-	exec $(NGINX) -p $(CURDIR)/$(BUILD)/demo/ -c nginx.conf \
-	    -e logs/error.log -g 'daemon off;'
+	@PORT='$(PORT)' BACKEND_PORT='$(BACKEND_PORT)' NGINX='$(NGINX)' \
+	    MODULE='$(abspath $(MODULE))' \
+	    DEMO_PREFIX='$(abspath $(BUILD))/demo' exec demo/run.sh
 
 test: deps $(MODULE)
 	prove -I t/lib t/
