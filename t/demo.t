@@ -7,6 +7,10 @@
 # the demo alert fire; SIGINT to the runner stops nginx and the
 # generator.  Also: the configuration of the Docker image passes
 # nginx -t, and a screenshot of the dashboard for a human.
+#
+# TEST_DEMO_SCREENSHOT_AFTER=S takes the screenshot S seconds after the
+# demo started (at once by default), when its charts have some history:
+# the README's docs/img/dashboard.png was taken with 660.
 
 ###############################################################################
 
@@ -44,6 +48,8 @@ my $nginx = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
 
 chmod 0755, $dir;
 
+my $shot_after = $ENV{TEST_DEMO_SCREENSHOT_AFTER} // 0;
+
 my %env = (
     PORT => port(8080),
     BACKEND_PORT => port(8081),
@@ -51,7 +57,7 @@ my %env = (
     MODULE => $t->module_path(),
     ECHO_MODULE => $echo,
     DEMO_PREFIX => "$dir/demo",
-    DEMO_DURATION => 300,
+    DEMO_DURATION => 300 + $shot_after,
     DEMO_INCIDENT_START => 3,
     DEMO_INCIDENT_EVERY => 120,
     DEMO_INCIDENT_LENGTH => 60,
@@ -286,6 +292,8 @@ SKIP: {
     skip 'no chromium', 1 unless $chromium;
 
     my $file = "$dir/demo-dashboard.png";
+
+    sleep 1 while time() < $started + $shot_after;
     my $cpid = fork() // die "fork: $!\n";
 
     if ($cpid == 0) {
