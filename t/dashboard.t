@@ -16,16 +16,13 @@ use lib "$FindBin::Bin/lib";
 
 use File::Copy qw(copy);
 use File::Path qw(make_path);
-use POSIX qw(WNOHANG);
 use Test::More;
 use Test::Monitoring;
 use Time::HiRes qw(sleep time);
 
 ###############################################################################
 
-my ($chromium) = grep { -x } map { "$_/chromium" } split /:/, $ENV{PATH} // '';
-
-plan(skip_all => 'no chromium') unless $chromium;
+plan(skip_all => 'no chromium') unless chromium();
 
 my $t = Test::Monitoring->new();
 
@@ -139,52 +136,7 @@ my $log_offset = length $t->read_file('logs/dashboard.log');
 
 sub browser {
     my ($name, @args) = @_;
-
-    my @cmd = ($chromium, '--headless', '--no-sandbox', '--disable-gpu',
-        '--disable-background-networking', '--no-first-run',
-        '--disable-component-update', '--disable-sync',
-        '--disable-default-apps', '--disable-extensions',
-        '--hide-scrollbars', '--mute-audio',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-        "--user-data-dir=$dir/chromium-$name",
-        '--virtual-time-budget=5000', @args, $url);
-
-    my $pid = fork() // die "fork: $!\n";
-
-    if ($pid == 0) {
-        setpgrp(0, 0);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', "$dir/logs/chromium-$name.out";
-        open STDERR, '>', "$dir/logs/chromium-$name.err";
-        exec @cmd or POSIX::_exit(127);
-    }
-
-    my $deadline = time() + 60;
-    my $st;
-
-    while (time() < $deadline) {
-        if (waitpid($pid, WNOHANG) == $pid) {
-            $st = $?;
-            last;
-        }
-        sleep 0.1;
-    }
-
-    # what is left of the group: on timeout all of it, else stragglers
-
-    for my $sig ('TERM', 'KILL') {
-        last unless kill 0, -$pid;
-        kill $sig, -$pid;
-        my $until = time() + 5;
-        sleep 0.1 while kill(0, -$pid) && time() < $until;
-    }
-
-    waitpid($pid, 0) unless defined $st;
-
-    diag("chromium $name: " . (defined $st ? "status $st" : 'timed out'))
-        if !defined $st || $st != 0;
-
-    return ($st, $t->read_file("logs/chromium-$name.out"));
+    return $t->browser($name, $url, @args);
 }
 
 my ($st, $dom) = browser('dom', '--dump-dom');

@@ -22,8 +22,9 @@ package Test::Monitoring;
 # logs/*san.PID); make test-asan's TEST_NGINX_BINARY puts them there.
 #
 # Alert receivers (a webhook sink, Alertmanager) are methods too, in
-# Test/Monitoring/Alerts.pm, and a Prometheus server in
-# Test/Monitoring/Prometheus.pm.
+# Test/Monitoring/Alerts.pm, a Prometheus server in
+# Test/Monitoring/Prometheus.pm, headless Chromium in
+# Test/Monitoring/Browser.pm.
 
 use warnings;
 use strict;
@@ -43,7 +44,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     port http_get http_pipeline http_status http_header http_headers http_body
     metrics parse_metrics metric_find metric_sum metric_value promtool_check
-    histogram_errors poll http_json json_type
+    histogram_errors poll http_json json_type chromium processes
 );
 
 our $REPO = abs_path(dirname(__FILE__) . '/../../..');
@@ -483,7 +484,42 @@ END {
 
 ###############################################################################
 
-# processes: children of the master from /proc
+# processes(): every process from /proc, pid => { ppid, pgrp, state,
+# cmd }, cmd the command line with spaces between the arguments
+
+sub processes {
+    my %p;
+
+    opendir my $dh, '/proc' or return {};
+
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh> // '';
+        close $fh;
+
+        # "pid (comm) state ppid pgrp ..." where comm may hold spaces or
+        # parens
+
+        my $i = rindex($stat, ')');
+        next if $i < 0;
+
+        my ($state, $ppid, $pgrp) = split ' ', substr($stat, $i + 2);
+
+        open $fh, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$fh> } // '';
+        close $fh;
+        $cmd =~ s/\0+/ /g;
+
+        $p{$pid} = { ppid => $ppid, pgrp => $pgrp, state => $state,
+            cmd => $cmd };
+    }
+
+    closedir $dh;
+
+    return \%p;
+}
+
+# children of the master (or of $parent)
 
 sub _children {
     my ($self, $parent) = @_;
@@ -491,27 +527,9 @@ sub _children {
 
     return () unless $parent;
 
-    my @pids;
+    my $p = processes();
 
-    opendir my $dh, '/proc' or return ();
-
-    for my $pid (grep { /^\d+$/ } readdir $dh) {
-        open my $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh> // '';
-        close $fh;
-
-        # "pid (comm) state ppid ..." where comm may hold spaces or parens
-
-        my $i = rindex($stat, ')');
-        next if $i < 0;
-
-        my (undef, $ppid) = split ' ', substr($stat, $i + 2);
-        push @pids, $pid if defined $ppid && $ppid == $parent;
-    }
-
-    closedir $dh;
-
-    return sort { $a <=> $b } @pids;
+    return sort { $a <=> $b } grep { $p->{$_}{ppid} == $parent } keys %$p;
 }
 
 sub _cmdline {
@@ -1458,6 +1476,10 @@ require Test::Monitoring::Alerts;
 # prometheus, prom_query, prom_value, prom_targets, prom_wait
 
 require Test::Monitoring::Prometheus;
+
+# chromium, browser
+
+require Test::Monitoring::Browser;
 
 ###############################################################################
 
