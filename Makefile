@@ -3,6 +3,7 @@
 #   make          build the dynamic module against the system nginx
 #   make deps     install the Debian packages the project needs
 #   make run      start the demo: a real nginx with the module on 127.0.0.1
+#                 (installs the packages of the build and the demo only)
 #   make test     run the whole test suite through a real nginx
 #   make test-asan   the same with the module built with AddressSanitizer
 #                 and UBSan into build/asan/, nginx run with their runtimes
@@ -99,22 +100,26 @@ DEPS =		nginx nginx-dev libcjson-dev libpcre2-dev \
 		libnginx-mod-http-echo gcc make libc6-dev perl curl \
 		prometheus prometheus-alertmanager apache2-utils chromium \
 		fonts-dejavu-core
+# what make run needs: the build and the demo, none of the test tools
+RUN_DEPS =	nginx nginx-dev libcjson-dev libpcre2-dev \
+		libnginx-mod-http-echo gcc make libc6-dev curl
 FUZZ_DEPS =	clang libclang-rt-14-dev lld nginx nginx-dev libpcre2-dev \
 		libcjson-dev
 STATIC_DEPS =	nginx nginx-dev libnginx-mod-http-echo libcjson-dev \
 		libpcre2-dev libssl-dev zlib1g-dev gcc make libc6-dev perl \
 		prometheus apache2-utils
 
-.PHONY: all deps fuzz-deps static-deps run test test-asan fuzz fuzz-smoke \
-	static clean
+.PHONY: all deps run-deps fuzz-deps static-deps run test test-asan fuzz \
+	fuzz-smoke static clean
 
 all: $(MODULE)
 
 deps: PACKAGES = $(DEPS)
+run-deps: PACKAGES = $(RUN_DEPS)
 fuzz-deps: PACKAGES = $(FUZZ_DEPS)
 static-deps: PACKAGES = $(STATIC_DEPS)
 
-deps fuzz-deps static-deps:
+deps run-deps fuzz-deps static-deps:
 	@missing=; \
 	for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
@@ -146,7 +151,7 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 
 # the demo (docs/demo.md): nginx and its traffic generator in the
 # foreground, in $(BUILD)/demo, until Ctrl-C; DEMO_* knobs pass through
-run: deps $(MODULE)
+run: run-deps $(MODULE)
 	@PORT='$(PORT)' BACKEND_PORT='$(BACKEND_PORT)' NGINX='$(NGINX)' \
 	    MODULE='$(abspath $(MODULE))' \
 	    DEMO_PREFIX='$(abspath $(BUILD))/demo' exec demo/run.sh

@@ -86,6 +86,7 @@ done
     || die "PORT and BACKEND_PORT are both $port"
 
 [ -x "$nginx" ] || die "nginx not found at $nginx (make deps)"
+command -v curl > /dev/null || die "curl not found (make deps)"
 [ -f "$module" ] || die "module not found: $module (build it with make)"
 [ -f "$echo_module" ] \
     || die "echo module not found: $echo_module" \
@@ -116,10 +117,20 @@ if (( ! check )); then
 fi
 
 
-# the prefix: only what the demo writes there is replaced
+# the prefix: only what the demo writes there is replaced, and only in
+# a prefix the demo made (its mark) or an empty one
+
+mark=.ngx-monitoring-demo
 
 mkdir -p "$prefix" || die "cannot create $prefix"
 prefix=$(cd "$prefix" && pwd)
+
+if [ ! -f "$prefix/$mark" ] && [ -n "$(ls -A "$prefix")" ]; then
+    die "$prefix is not empty and not a demo's prefix; give DEMO_PREFIX" \
+        "a new or empty directory"
+fi
+
+: > "$prefix/$mark" || die "cannot write to $prefix"
 
 rm -rf "$prefix/logs" "$prefix/tmp" "$prefix/html" "$prefix/nginx.conf"
 mkdir -p "$prefix/logs" "$prefix/tmp" || die "cannot write to $prefix"
@@ -262,8 +273,15 @@ while :; do
 
     if ! running "$nginx_pid"; then
         wait "$nginx_pid"
-        echo "demo: nginx exited (status $?), see $prefix/logs/error.log" >&2
+        rc=$?
         nginx_pid=
+
+        # 0: stopped by a signal; a terminal's Ctrl-C reaches nginx as
+        # well as this script, and nginx may be out first
+
+        (( rc == 0 )) && finish 130
+
+        echo "demo: nginx exited (status $rc), see $prefix/logs/error.log" >&2
         finish 1
     fi
 

@@ -24,7 +24,7 @@ nginx_pid=${DEMO_NGINX_PID:-}
 parent_pid=${DEMO_PARENT_PID:-}
 
 for v in rate conc duration first every length; do
-    if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
+    if ! [[ ${!v} =~ ^(0|[1-9][0-9]*)$ ]]; then
         echo "traffic: invalid $v \"${!v}\"" >&2
         exit 1
     fi

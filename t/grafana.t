@@ -242,7 +242,7 @@ my @paths = ('/', '/', '/index', '/err', '/slow', '/api/users/1',
 my $traffic = $t->spawn_sub(sub {
     $SIG{TERM} = 'DEFAULT';
 
-    my $end = time() + 90;
+    my $end = time() + 600;
     while (time() < $end) {
         http_pipeline(\@paths);
         sleep 0.1;
