@@ -7,7 +7,8 @@
 # (a config with an upstream, custom labels, alert rules, a webhook on
 # a closed port and persist=) has a row in docs/metrics.md that names
 # its type and its labels; and neither document describes something
-# the module does not have.
+# the module does not have.  Every relative link and image of README.md
+# and docs/*.md leads to a file of the repository.
 
 ###############################################################################
 
@@ -36,6 +37,43 @@ sub slurp {
 my $repo = $Test::Monitoring::REPO;
 
 my $t = Test::Monitoring->new();
+
+###############################################################################
+
+# links: [text](path) and ![alt](path) that are not URLs, and their
+# "#anchor" dropped, name files that exist
+
+{
+    my @broken;
+    my $n = 0;
+
+    for my $doc ('README.md', map { "docs/$_" } do {
+        opendir my $dh, "$repo/docs" or die "docs: $!\n";
+        sort grep { /\.md$/ } readdir $dh;
+    }) {
+        (my $base = $doc) =~ s{[^/]*$}{};
+        my $text = slurp("$repo/$doc");
+
+        # code blocks and spans hold no links
+
+        $text =~ s/^```.*?^```//msg;
+        $text =~ s/`[^`\n]*`//g;
+
+        while ($text =~ /\]\(([^)\s]+)\)/g) {
+            my $target = $1;
+
+            next if $target =~ m{^(?:[a-z]+:|#)};
+
+            $target =~ s/#.*//;
+            $n++;
+
+            push @broken, "$doc: $target" unless -e "$repo/$base$target";
+        }
+    }
+
+    cmp_ok($n, '>', 20, "relative links found: $n");
+    is(join("\n", @broken), '', 'every relative link leads to a file');
+}
 
 ###############################################################################
 
