@@ -467,9 +467,20 @@ ngx_http_monitoring_alert_labels(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_monitoring_main_conf_t *mmcf = conf;
 
-    ngx_str_t  *value, where;
+    ngx_str_t   *value, where;
+    ngx_uint_t   instance;
 
     value = cf->args->elts;
+
+    instance = (value[1].len == sizeof("instance") - 1
+                && ngx_strncmp(value[1].data, "instance", value[1].len) == 0);
+
+    if (instance && mmcf->alert_instance.data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate label \"instance\" in \"%V\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
 
     where.len = sizeof("\"\"") - 1 + cmd->name.len;
     where.data = ngx_pnalloc(cf->pool, where.len);
@@ -484,6 +495,13 @@ ngx_http_monitoring_alert_labels(ngx_conf_t *cf, ngx_command_t *cmd,
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    /* checked as the others are, kept apart: it replaces the host name */
+
+    if (instance) {
+        mmcf->alert_instance = value[2];
+        mmcf->alert_labels->nelts--;
     }
 
     return NGX_CONF_OK;

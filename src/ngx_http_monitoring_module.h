@@ -362,6 +362,7 @@ struct ngx_http_monitoring_main_conf_s {
     ngx_msec_t                       alert_interval;
     ngx_str_t                        alert_url;
     ngx_array_t                     *alert_labels;  /* ngx_keyval_t */
+    ngx_str_t                        alert_instance;
     ngx_http_monitoring_bounds_t    *bounds;    /* the http level's */
     ngx_array_t                      lists;     /* bounds_t *, in use */
 };

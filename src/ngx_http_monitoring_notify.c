@@ -695,7 +695,7 @@ ngx_http_monitoring_common(cJSON *o, ngx_http_monitoring_alert_t *rule,
 
 
 /*
- * The labels of monitoring_alert_label but "instance", after the rule's:
+ * The labels of monitoring_alert_label (without "instance"), after the rule's:
  * as Prometheus' external labels, a rule's own label of the same name wins.
  */
 
@@ -715,12 +715,6 @@ ngx_http_monitoring_extra(cJSON *o, ngx_http_monitoring_alert_t *rule,
     kv = mmcf->alert_labels->elts;
 
     for (i = 0; i < mmcf->alert_labels->nelts; i++) {
-
-        if (kv[i].key.len == sizeof("instance") - 1
-            && ngx_strncmp(kv[i].key.data, "instance", kv[i].key.len) == 0)
-        {
-            continue;
-        }
 
         if (rule->labels) {
             own = rule->labels->elts;
@@ -755,23 +749,8 @@ ngx_http_monitoring_extra(cJSON *o, ngx_http_monitoring_alert_t *rule,
 static ngx_str_t *
 ngx_http_monitoring_instance(ngx_http_monitoring_main_conf_t *mmcf)
 {
-    ngx_uint_t     i;
-    ngx_keyval_t  *kv;
-
-    if (mmcf->alert_labels) {
-        kv = mmcf->alert_labels->elts;
-
-        for (i = 0; i < mmcf->alert_labels->nelts; i++) {
-            if (kv[i].key.len == sizeof("instance") - 1
-                && ngx_strncmp(kv[i].key.data, "instance", kv[i].key.len)
-                   == 0)
-            {
-                return &kv[i].value;
-            }
-        }
-    }
-
-    return (ngx_str_t *) &ngx_cycle->hostname;
+    return mmcf->alert_instance.data ? &mmcf->alert_instance
+                                     : (ngx_str_t *) &ngx_cycle->hostname;
 }
 
 

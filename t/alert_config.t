@@ -300,6 +300,8 @@ fails('monitoring_alert_label a-b y;',
     'invalid label name "a-b" in "monitoring_alert_label"');
 fails('monitoring_alert_label cluster a; monitoring_alert_label cluster b;',
     'duplicate label "cluster" in "monitoring_alert_label"');
+fails('monitoring_alert_label instance a; monitoring_alert_label instance b;',
+    'duplicate label "instance" in "monitoring_alert_label"');
 fails('monitoring_alert_label cluster ' . ('v' x 129) . ';',
     'label value "' . ('v' x 129) . '" in "monitoring_alert_label" is '
     . 'longer than 128 bytes');
